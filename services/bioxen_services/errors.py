@@ -1,0 +1,119 @@
+"""The services' errors. Each class knows its HTTP status and a stable ``code``; one Flask handler
+(:func:`bioxen_services.web.init_errors`) turns them into the JSON envelope
+``{"error": {"code", "message", "request_id"}}``.
+
+::
+
+    ServiceError (500 internal_error)
+    ├── BadRequest (400 bad_request)
+    │   ├── InvalidJSON (400 invalid_json)
+    │   ├── ValidationError (400 invalid_request)
+    │   ├── ModelPathNotAllowed (400 model_path_not_allowed)
+    │   ├── InvalidModel (400 invalid_model)            malformed SBML / Antimony
+    │   └── UnknownEntity (400 unknown_<kind>)          reaction, gene, species, parameter ...
+    ├── Unauthorized (401 unauthorized)
+    ├── NotFound (404 not_found)
+    │   ├── UnknownModel (404 unknown_model)
+    │   └── ModelNotCached (404 model_not_cached)       client should resend the model text
+    ├── PayloadTooLarge (413 payload_too_large)
+    ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── LimitExceeded (422 limit_exceeded)
+    ├── ComputationFailed (422 computation_failed)      e.g. no steady state found
+    ├── NotReady (503 not_ready)
+    └── ComputationTimeout (504 timeout)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+    code = "bad_request"
+
+
+class InvalidJSON(BadRequest):
+    code = "invalid_json"
+
+
+class ValidationError(BadRequest):
+    code = "invalid_request"
+
+
+class ModelPathNotAllowed(BadRequest):
+    code = "model_path_not_allowed"
+
+
+class InvalidModel(BadRequest):
+    code = "invalid_model"
+
+
+class UnknownEntity(BadRequest):
+    """An id the model does not have. ``kind`` is reaction, gene, species, parameter, ..."""
+
+    def __init__(self, kind: str, ids, model: str = ""):
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        shown = ", ".join(repr(i) for i in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        where = f" in model {model!r}" if model else ""
+        plural = "s" if len(ids) > 1 else ""
+        super().__init__(f"unknown {kind}{plural}{where}: {shown}", code=f"unknown_{kind}",
+                         details={"kind": kind, "ids": ids[:100]})
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class UnknownModel(NotFound):
+    code = "unknown_model"
+
+
+class ModelNotCached(NotFound):
+    code = "model_not_cached"
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class LimitExceeded(ServiceError):
+    status_code = 422
+    code = "limit_exceeded"
+
+
+class ComputationFailed(ServiceError):
+    status_code = 422
+    code = "computation_failed"
+
+
+class NotReady(ServiceError):
+    status_code = 503
+    code = "not_ready"
+
+
+class ComputationTimeout(ServiceError):
+    status_code = 504
+    code = "timeout"

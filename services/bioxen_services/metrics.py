@@ -1,0 +1,51 @@
+"""Prometheus metrics of the services. Names start with ``bioxen_``, use base units, and keep label
+values bounded (endpoint templates, computation kinds, solver statuses).
+
+Under gunicorn, ``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports this
+module, so every worker writes its samples there and ``/metrics`` aggregates all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest, multiprocess)
+from prometheus_client import REGISTRY
+
+#: latency buckets reach past 10 s: genome-scale FVA and long scans are legitimate work
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                   20.0, 30.0, 60.0, 120.0, 300.0)
+
+HTTP_REQUESTS = Counter("bioxen_http_requests_total", "HTTP requests answered",
+                        ["service", "method", "endpoint", "status"])
+HTTP_LATENCY = Histogram("bioxen_http_request_duration_seconds", "HTTP request latency",
+                         ["service", "method", "endpoint"], buckets=LATENCY_BUCKETS)
+IN_FLIGHT = Gauge("bioxen_http_requests_in_flight", "Requests being processed",
+                  ["service"], multiprocess_mode="livesum")
+COMPUTATIONS = Counter("bioxen_computations_total", "Computations run, by kind and solver status",
+                       ["service", "kind", "status"])
+COMPUTATION_SECONDS = Histogram("bioxen_computation_duration_seconds",
+                                "Engine time of one computation (solver or simulation)",
+                                ["service", "kind"], buckets=LATENCY_BUCKETS)
+CACHE_HITS = Counter("bioxen_model_cache_hits_total", "Model lookups answered from the compiled cache",
+                     ["service", "source"])
+CACHE_MISSES = Counter("bioxen_model_cache_misses_total", "Model lookups that had to parse or compile",
+                       ["service", "source"])
+CACHE_EVICTIONS = Counter("bioxen_model_cache_evictions_total", "Inline models evicted from the cache",
+                          ["service"])
+MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by a worker",
+                      ["service"], multiprocess_mode="livemax")
+READY = Gauge("bioxen_ready", "1 when the worker has loaded its shipped models",
+              ["service"], multiprocess_mode="livemin")
+MODEL_LOAD_SECONDS = Histogram("bioxen_model_load_duration_seconds", "Time to parse and compile a model",
+                               ["service", "source"], buckets=LATENCY_BUCKETS)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text: aggregated over workers when running multi-process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

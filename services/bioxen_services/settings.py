@@ -1,0 +1,80 @@
+"""Service settings, read and checked once at start-up from ``BIOXEN_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from bioxen_vm.bytecode import default_dir
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and switches of one service process. Every field has an env var ``BIOXEN_<NAME>``."""
+
+    bytecode_dir: Path = field(default_factory=default_dir)
+    #: largest request body accepted, compressed or after gunzip (genome-scale SBML is 10-20 MB)
+    max_body_bytes: int = 64 * _MIB
+    #: deepest JSON nesting accepted
+    max_json_depth: int = 32
+    #: most output points of one simulation
+    max_time_points: int = 100_000
+    #: most grid points of one parameter scan
+    max_scan_points: int = 10_000
+    #: most deletions in one knockout batch
+    max_knockouts: int = 10_000
+    #: most steps of one dFBA run
+    max_dfba_points: int = 10_001
+    #: wall-clock budget of one computation; past it the service answers 504
+    request_timeout_seconds: float = 60.0
+    #: inline models kept compiled per worker (least recently used evicted)
+    model_cache_size: int = 16
+    #: rough memory bound of the inline-model cache (sum of model text sizes x expansion factor)
+    model_cache_bytes: int = 1024 * _MIB
+    #: shipped models loaded at start-up ("all", "none" or a comma-separated list of ids)
+    preload: str = "all"
+    #: when set, compute endpoints need "Authorization: Bearer <token>"; health and metrics stay open
+    api_token: str = ""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f"BIOXEN_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = {"int": int, "float": float, "Path": Path, "str": str}[
+                f.type if isinstance(f.type, str) else f.type.__name__]
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"BIOXEN_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        for name in ("max_body_bytes", "max_json_depth", "max_time_points", "max_scan_points",
+                     "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)}")
+        if not self.request_timeout_seconds > 0:
+            raise ValueError("setting request_timeout_seconds must be positive")
+        if not (Path(self.bytecode_dir) / "manifest.json").is_file():
+            raise ValueError(f"no bytecode manifest in {self.bytecode_dir} (set BIOXEN_BYTECODE_DIR)")
+
+    def preload_ids(self, available: list[str]) -> list[str]:
+        if self.preload == "all":
+            return list(available)
+        if self.preload in ("", "none"):
+            return []
+        wanted = [p.strip() for p in self.preload.split(",") if p.strip()]
+        unknown = [w for w in wanted if w not in available]
+        if unknown:
+            raise ValueError(f"BIOXEN_PRELOAD names unknown models {unknown}; known: {available}")
+        return wanted

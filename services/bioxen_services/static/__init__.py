@@ -1,0 +1,1 @@
+"""The static metabolic service: COBRApy flux-balance analysis on cached SBML models."""

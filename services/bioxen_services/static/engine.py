@@ -1,0 +1,183 @@
+"""Flux-balance computations as plain functions on a cached cobra Model.
+
+Every function applies the request's changes inside ``with model:`` so the cached model restores
+its bounds, objective and knockouts when the function returns, whatever happens; nothing is copied.
+Results are plain dicts ready for JSON. Solver statuses come straight from optlang ("optimal",
+"infeasible", "unbounded", ...): an infeasible problem is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cobra
+from cobra.flux_analysis import flux_variability_analysis, pfba
+from cobra.util.solver import linear_reaction_coefficients
+from optlang.interface import OPTIMAL
+
+from ..errors import UnknownEntity, ValidationError
+
+
+@dataclass
+class Changes:
+    """Per-request changes to a model; applied only inside ``with model:``."""
+
+    objective: str | None = None
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    medium: dict[str, float] | None = None
+    gene_knockouts: list[str] = field(default_factory=list)
+    reaction_knockouts: list[str] = field(default_factory=list)
+
+
+def _missing(ids, container) -> list[str]:
+    return [i for i in ids if i not in container]
+
+
+def check_reactions(model: cobra.Model, ids, what: str = "reaction") -> None:
+    missing = _missing(ids, model.reactions)
+    if missing:
+        raise UnknownEntity(what, missing, model.id)
+
+
+def check_changes(model: cobra.Model, changes: Changes) -> None:
+    """Refuse unknown ids before touching the model, so a bad request changes nothing."""
+    if changes.objective is not None:
+        check_reactions(model, [changes.objective])
+    check_reactions(model, changes.bounds)
+    check_reactions(model, changes.reaction_knockouts)
+    missing_genes = _missing(changes.gene_knockouts, model.genes)
+    if missing_genes:
+        raise UnknownEntity("gene", missing_genes, model.id)
+    if changes.medium is not None:
+        check_reactions(model, changes.medium)
+        exchanges = {r.id for r in model.boundary}
+        not_boundary = [r for r in changes.medium if r not in exchanges]
+        if not_boundary:
+            raise ValidationError(f"medium names reactions that are not exchange (boundary) reactions "
+                                  f"of model {model.id!r}: {not_boundary[:10]}")
+
+
+def apply_changes(model: cobra.Model, changes: Changes) -> None:
+    """Call inside ``with model:`` after :func:`check_changes`."""
+    if changes.medium is not None:
+        model.medium = changes.medium
+    for rid, (lb, ub) in changes.bounds.items():
+        model.reactions.get_by_id(rid).bounds = (lb, ub)
+    if changes.objective is not None:
+        model.objective = changes.objective
+    for gid in changes.gene_knockouts:
+        model.genes.get_by_id(gid).knock_out()
+    for rid in changes.reaction_knockouts:
+        model.reactions.get_by_id(rid).knock_out()
+
+
+def objective_ids(model: cobra.Model) -> list[str]:
+    return [r.id for r in linear_reaction_coefficients(model)]
+
+
+def current_fluxes(model: cobra.Model, reactions=None) -> dict[str, float]:
+    """Net fluxes of the last solve, read straight from the solver (no pandas Solution)."""
+    primals = model.solver.primal_values
+    rxns = model.reactions if reactions is None else reactions
+    return {r.id: primals[r.id] - primals[r.reverse_id] for r in rxns}
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def run_fba(model: cobra.Model, changes: Changes, method: str = "fba",
+            flux_ids: list[str] | None = None) -> dict:
+    """FBA or parsimonious FBA. ``flux_ids`` limits the returned fluxes (all when None)."""
+    check_changes(model, changes)
+    if flux_ids is not None:
+        check_reactions(model, flux_ids)
+    with model:
+        apply_changes(model, changes)
+        objective = objective_ids(model)
+        value = model.slim_optimize(error_value=float("nan"))
+        status = model.solver.status
+        result: dict = {"status": status, "objective": objective[0] if len(objective) == 1 else objective,
+                        "method": method, "objective_value": None, "fluxes": {}}
+        if status != OPTIMAL:
+            return result
+        if method == "pfba":
+            solution = pfba(model)  # fixes the objective at its optimum, minimises total flux
+            fluxes = solution.fluxes
+            result["flux_sum"] = float(solution.objective_value)
+            wanted = model.reactions if flux_ids is None else flux_ids
+            result["fluxes"] = {getattr(r, "id", r): float(fluxes[getattr(r, "id", r)]) for r in wanted}
+        else:
+            rxns = None if flux_ids is None else [model.reactions.get_by_id(r) for r in flux_ids]
+            result["fluxes"] = current_fluxes(model, rxns)
+        result["objective_value"] = _finite_or_none(value)
+        return result
+
+
+def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = None,
+            fraction_of_optimum: float = 1.0, loopless: bool = False) -> dict:
+    check_changes(model, changes)
+    if reactions is not None:
+        check_reactions(model, reactions)
+    with model:
+        apply_changes(model, changes)
+        value = model.slim_optimize(error_value=float("nan"))
+        status = model.solver.status
+        result: dict = {"status": status, "fraction_of_optimum": fraction_of_optimum,
+                        "objective_value": _finite_or_none(value), "ranges": {}}
+        if status != OPTIMAL:
+            return result
+        frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
+                                          fraction_of_optimum=fraction_of_optimum, processes=1)
+        result["ranges"] = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
+                            for rid, row in frame.iterrows()}
+        return result
+
+
+@dataclass
+class Deletion:
+    genes: list[str] = field(default_factory=list)
+    reactions: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return "+".join([*self.genes, *self.reactions])
+
+
+def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion]) -> dict:
+    """Growth (objective value) and solver status for each deletion set, in request order."""
+    check_changes(model, changes)
+    genes = [g for d in deletions for g in d.genes]
+    missing = _missing(genes, model.genes)
+    if missing:
+        raise UnknownEntity("gene", missing, model.id)
+    check_reactions(model, [r for d in deletions for r in d.reactions])
+    results = []
+    with model:
+        apply_changes(model, changes)
+        wild_type = model.slim_optimize(error_value=float("nan"))
+        wild_status = model.solver.status
+        for deletion in deletions:
+            with model:
+                for gid in deletion.genes:
+                    model.genes.get_by_id(gid).knock_out()
+                for rid in deletion.reactions:
+                    model.reactions.get_by_id(rid).knock_out()
+                growth = model.slim_optimize(error_value=float("nan"))
+                status = model.solver.status
+            results.append({"id": deletion.label, "genes": deletion.genes, "reactions": deletion.reactions,
+                            "growth": _finite_or_none(growth) if status == OPTIMAL else None,
+                            "status": status})
+    return {"status": wild_status, "wild_type_growth": _finite_or_none(wild_type), "results": results}
+
+
+def describe_model(model: cobra.Model, detail: bool = False) -> dict:
+    info = {"reactions": len(model.reactions), "metabolites": len(model.metabolites),
+            "genes": len(model.genes), "objective": objective_ids(model),
+            "name": model.name or model.id}
+    if detail:
+        info["medium"] = dict(model.medium)
+        info["exchange_reactions"] = [
+            {"id": r.id, "name": r.name, "bounds": [r.lower_bound, r.upper_bound]} for r in model.exchanges]
+    return info

@@ -1,0 +1,156 @@
+"""HTTP plumbing shared by both services: JSON bodies (gzip, size and depth limits), the error
+envelope, request ids, bearer-token auth, request metrics, and the health/metrics/OpenAPI routes.
+Routes themselves live in ``static/routes.py`` and ``dynamic/routes.py``."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import uuid
+import zlib
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import metrics
+from .errors import (InvalidJSON, PayloadTooLarge, ServiceError, Unauthorized,
+                     UnsupportedMediaType, ValidationError)
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: paths that stay open without a token: the kubelet and Prometheus must reach them
+OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics", "/openapi.json"})
+
+
+def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    resp = Response(body, status=status, mimetype="application/json")
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+def _reject_constant(name: str):
+    raise InvalidJSON(f"{name} is not valid JSON; numbers must be finite")
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a decoded JSON value, walked iteratively; stops once past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def read_json(settings: Settings) -> dict:
+    """The request body as a JSON object: gunzipped when ``Content-Encoding: gzip``, bounded in
+    size before and after decompression, NaN/Infinity refused, nesting bounded."""
+    raw = request.get_data(cache=False)  # werkzeug answers 413 past MAX_CONTENT_LENGTH
+    limit = settings.max_body_bytes
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise InvalidJSON(f"request body is not valid gzip: {exc}") from exc
+        if len(raw) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"request body expands past the limit of {limit} bytes after gunzip")
+    elif encoding not in ("identity", ""):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise InvalidJSON(f"request body nests deeper than {settings.max_json_depth} levels") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ServiceError):
+            raise
+        raise InvalidJSON(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ValidationError("request body must be a JSON object")
+    if _depth(body, settings.max_json_depth) > settings.max_json_depth:
+        raise InvalidJSON(f"request body nests deeper than {settings.max_json_depth} levels")
+    return body
+
+
+def _error_body(code: str, message: str, details: dict | None = None) -> dict:
+    error = {"code": code, "message": message, "request_id": getattr(g, "request_id", None)}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def init_errors(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        if exc.status_code >= 500:
+            log.warning("request %s: %s (%s)", getattr(g, "request_id", "-"), exc.message, exc.code)
+        return json_response(_error_body(exc.code, exc.message, exc.details), exc.status_code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = f"request body exceeds the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+            code = "payload_too_large"
+        return json_response(_error_body(code, message), exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("request %s failed", getattr(g, "request_id", "-"))
+        return json_response(_error_body(
+            "internal_error", "the service failed to process this request; quote the request_id "
+                              "when reporting it"), 500)
+
+
+def init_observability(app: Flask, service: str) -> None:
+    in_flight = metrics.IN_FLIGHT.labels(service)
+
+    @app.before_request
+    def start():
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        g.started = time.perf_counter()
+        in_flight.inc()
+
+    @app.after_request
+    def finish(response: Response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if "started" in g:
+            endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+            metrics.HTTP_LATENCY.labels(service, request.method, endpoint).observe(
+                time.perf_counter() - g.started)
+            metrics.HTTP_REQUESTS.labels(service, request.method, endpoint, str(response.status_code)).inc()
+        return response
+
+    @app.teardown_request
+    def done(exc):
+        if "started" in g:
+            in_flight.dec()
+
+
+def init_auth(app: Flask, token: str) -> None:
+    if not token:
+        return
+    expected = f"Bearer {token}"
+
+    @app.before_request
+    def check_token():
+        if request.path in OPEN_PATHS:
+            return None
+        if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+            raise Unauthorized("this service needs a bearer token: send 'Authorization: Bearer <token>'")
+        return None

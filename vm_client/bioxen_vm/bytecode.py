@@ -1,0 +1,105 @@
+"""The biological bytecode manifest: chassis -> metabolic model, objective, kinetic programs.
+
+The manifest (``bytecode/manifest.json``) is the one place that says which model each chassis runs.
+The services read it at start-up to know which models to load; the VM side reads it to describe a
+chassis. Its folder is found from ``BIOXEN_BYTECODE_DIR``, else the ``bytecode/`` folder of a source
+checkout, else ``/opt/bioxen/bytecode`` (where the images put it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ENV_DIR = "BIOXEN_BYTECODE_DIR"
+IMAGE_DIR = Path("/opt/bioxen/bytecode")
+
+
+@dataclass(frozen=True)
+class MetabolicModelEntry:
+    id: str
+    path: Path
+    objective: str
+    organism: str
+    description: str
+
+
+@dataclass(frozen=True)
+class KineticProgramEntry:
+    id: str
+    path: Path
+    format: str  # "sbml" or "antimony"
+    description: str
+
+
+@dataclass(frozen=True)
+class Chassis:
+    name: str
+    metabolic_model: str
+    objective: str
+    kinetic_programs: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    metabolic_models: dict[str, MetabolicModelEntry]
+    kinetic_programs: dict[str, KineticProgramEntry]
+    chassis: dict[str, Chassis]
+
+    def chassis_for(self, name: str) -> Chassis:
+        try:
+            return self.chassis[name]
+        except KeyError:
+            supported = ", ".join(sorted(self.chassis))
+            raise ValueError(f"unknown chassis {name!r}; supported: {supported}") from None
+
+
+def default_dir() -> Path:
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2] / "bytecode"
+    if (checkout / "manifest.json").is_file():
+        return checkout
+    return IMAGE_DIR
+
+
+def load_manifest(root: Path | str | None = None) -> Manifest:
+    """Read and check the manifest; every file it names must exist."""
+    root = Path(root) if root is not None else default_dir()
+    raw = json.loads((root / "manifest.json").read_text())
+    models = {
+        key: MetabolicModelEntry(key, root / v["file"], v["objective"], v.get("organism", ""),
+                                 v.get("description", ""))
+        for key, v in raw["metabolic_models"].items()
+    }
+    programs = {
+        key: KineticProgramEntry(key, root / v["file"], v["format"], v.get("description", ""))
+        for key, v in raw["kinetic_programs"].items()
+    }
+    for entry in [*models.values(), *programs.values()]:
+        if not entry.path.is_file():
+            raise FileNotFoundError(f"bytecode manifest names a missing file: {entry.path}")
+    chassis: dict[str, Chassis] = {}
+    for name, spec in raw["chassis"].items():
+        spec = raw["chassis"][spec["alias_of"]] if "alias_of" in spec else spec
+        if spec["metabolic_model"] not in models:
+            raise ValueError(f"chassis {name!r} names unknown model {spec['metabolic_model']!r}")
+        unknown = [p for p in spec["kinetic_programs"] if p not in programs]
+        if unknown:
+            raise ValueError(f"chassis {name!r} names unknown kinetic programs {unknown}")
+        chassis[name] = Chassis(name, spec["metabolic_model"], spec["objective"],
+                                tuple(spec["kinetic_programs"]), tuple(spec.get("capabilities", ())),
+                                spec.get("note", ""))
+    return Manifest(root, models, programs, chassis)
+
+
+@lru_cache(maxsize=1)
+def default_manifest() -> Manifest:
+    return load_manifest()
