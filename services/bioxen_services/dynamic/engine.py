@@ -1,7 +1,7 @@
-"""Kinetic computations as plain functions on a cached RoadRunner.
+"""Kinetic computations as plain functions on a cached :class:`~.programs.Program`.
 
-Each function starts with :func:`prepare`, which resets the instance to the program's initial state
-(species, parameters, integrator), so nothing one request set is seen by the next.
+Each function starts with :func:`prepare`, which picks the program's instance for the integrator and
+resets it to the initial state (species, parameters), so nothing one request set is seen by the next.
 Trajectories are returned keyed by plain ids (species concentrations, parameters, reaction rates).
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import roadrunner
 
 from ..errors import ComputationFailed, LimitExceeded, UnknownEntity, ValidationError
+from .programs import Program
 
 INTEGRATORS = ("cvode", "gillespie")
 
@@ -52,8 +53,10 @@ def _selection(rr, name: str) -> str:
     raise UnknownEntity("selection", [name])
 
 
-def prepare(rr: roadrunner.RoadRunner, spec: SimSpec) -> int | None:
-    """Reset, choose the integrator, apply parameters and initial conditions. Returns the seed used."""
+def prepare(program: Program, spec: SimSpec) -> tuple[roadrunner.RoadRunner, int | None]:
+    """The instance for the integrator, reset, with the request's parameters and initial conditions.
+    Returns it and the seed used (Gillespie only)."""
+    rr = program.instance(spec.integrator)
     unknown_p = [p for p in spec.parameters if p not in rr.model.getGlobalParameterIds()]
     if unknown_p:
         raise UnknownEntity("parameter", unknown_p)
@@ -61,8 +64,6 @@ def prepare(rr: roadrunner.RoadRunner, spec: SimSpec) -> int | None:
     unknown_s = [s for s in spec.initial_conditions if s not in species]
     if unknown_s:
         raise UnknownEntity("species", unknown_s)
-    if rr.integrator.getName() != spec.integrator:
-        rr.setIntegrator(spec.integrator)
     rr.resetAll()
     seed = None
     if spec.integrator == "gillespie":
@@ -73,7 +74,7 @@ def prepare(rr: roadrunner.RoadRunner, spec: SimSpec) -> int | None:
         rr[pid] = value
     for sid, value in spec.initial_conditions.items():
         rr[f"[{sid}]"] = value
-    return seed
+    return rr, seed
 
 
 def _column(values) -> list:
@@ -95,9 +96,9 @@ def resolve_selections(rr, names: list[str] | None) -> tuple[list[str], list[str
     return names, ["time", *(_selection(rr, n) for n in names)]
 
 
-def simulate(rr: roadrunner.RoadRunner, spec: SimSpec) -> dict:
-    names, selections = resolve_selections(rr, spec.selections)
-    seed = prepare(rr, spec)
+def simulate(program: Program, spec: SimSpec) -> dict:
+    names, selections = resolve_selections(program.rr, spec.selections)
+    rr, seed = prepare(program, spec)
     data = _simulate(rr, spec, selections)
     result = {"time": _column(data[:, 0]),
               "trajectories": {n: _column(data[:, i + 1]) for i, n in enumerate(names)},
@@ -107,17 +108,27 @@ def simulate(rr: roadrunner.RoadRunner, spec: SimSpec) -> dict:
     return result
 
 
-def final_state(rr: roadrunner.RoadRunner) -> list[float]:
-    return _column(rr.model.getFloatingSpeciesConcentrations())
+def final_state(program: Program, integrator: str = "cvode") -> list[float]:
+    """Floating-species concentrations of the instance's current state (after a simulation)."""
+    return _column(program.instance(integrator).model.getFloatingSpeciesConcentrations())
 
 
-def steady_state(rr: roadrunner.RoadRunner, spec: SimSpec) -> dict:
-    prepare(rr, spec)
+#: largest |d[S]/dt| accepted as a steady state, relative to the largest concentration (or 1)
+STEADY_STATE_TOLERANCE = 1e-6
+
+
+def steady_state(program: Program, spec: SimSpec) -> dict:
+    rr, _ = prepare(program, spec)
     try:
         rr.steadyState()
     except RuntimeError as exc:
         raise ComputationFailed(f"no steady state was found: {str(exc).strip()[:300]}",
                                 code="no_steady_state") from exc
+    residual = np.abs(rr.model.getFloatingSpeciesConcentrationRates())
+    scale = max(1.0, float(np.max(np.abs(rr.model.getFloatingSpeciesConcentrations()), initial=0.0)))
+    if residual.size and float(residual.max()) > STEADY_STATE_TOLERANCE * scale:
+        raise ComputationFailed(f"the steady-state solver stopped with rates up to {residual.max():.3g}: "
+                                "no steady state was found", code="no_steady_state")
     values = rr.model.getFloatingSpeciesConcentrations()
     rates = rr.model.getReactionRates()
     return {"status": "success",
@@ -125,8 +136,9 @@ def steady_state(rr: roadrunner.RoadRunner, spec: SimSpec) -> dict:
             "reaction_rates": dict(zip(rr.model.getReactionIds(), _column(rates)))}
 
 
-def scan(rr: roadrunner.RoadRunner, spec: SimSpec, grid: dict[str, list[float]], output: str) -> dict:
+def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: str) -> dict:
     """Simulate every point of the cartesian product of ``grid``; report final values or trajectories."""
+    rr = program.rr
     unknown = [p for p in grid if p not in rr.model.getGlobalParameterIds()]
     if unknown:
         raise UnknownEntity("parameter", unknown)
@@ -139,7 +151,7 @@ def scan(rr: roadrunner.RoadRunner, spec: SimSpec, grid: dict[str, list[float]],
     base = dict(spec.parameters)
     for point in points:
         spec.parameters = {**base, **dict(zip(keys, point))}
-        prepare(rr, spec)
+        rr, _ = prepare(program, spec)
         data = _simulate(rr, spec, selections)
         if output == "trajectories":
             if time is None:
@@ -159,7 +171,8 @@ def scan(rr: roadrunner.RoadRunner, spec: SimSpec, grid: dict[str, list[float]],
     return result
 
 
-def describe(rr: roadrunner.RoadRunner) -> dict:
+def describe(program: Program) -> dict:
+    rr = program.rr
     return {"floating_species": species_ids(rr),
             "boundary_species": list(rr.model.getBoundarySpeciesIds()),
             "parameters": {p: float(rr[p]) for p in rr.model.getGlobalParameterIds()},

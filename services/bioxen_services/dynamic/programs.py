@@ -38,7 +38,26 @@ def sbml_errors(text: str) -> list[str]:
             if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
 
 
-def compile_program(text: str, fmt: str) -> roadrunner.RoadRunner:
+class Program:
+    """A compiled program: a deterministic (CVODE) RoadRunner, and a stochastic (Gillespie) one made
+    on first use. They are kept apart because libRoadRunner 2.10's steady-state solver returns the
+    unsolved initial state on an instance that has once run the Gillespie integrator."""
+
+    def __init__(self, rr: roadrunner.RoadRunner, sbml: str):
+        self.rr = rr
+        self._sbml = sbml
+        self._stochastic: roadrunner.RoadRunner | None = None
+
+    def instance(self, integrator: str) -> roadrunner.RoadRunner:
+        if integrator == "cvode":
+            return self.rr
+        if self._stochastic is None:
+            self._stochastic = roadrunner.RoadRunner(self._sbml)
+            self._stochastic.setIntegrator("gillespie")
+        return self._stochastic
+
+
+def compile_program(text: str, fmt: str) -> Program:
     if fmt == "antimony":
         sbml = antimony_to_sbml(text)
     else:
@@ -55,14 +74,14 @@ def compile_program(text: str, fmt: str) -> roadrunner.RoadRunner:
         raise InvalidModel("the model has no floating species or rate rules: nothing to simulate")
     rr.simulate(0, 1, 2)  # warm the integrator
     rr.resetAll()
-    return rr
+    return Program(rr, sbml)
 
 
-class RoadRunnerStore(ModelStore[roadrunner.RoadRunner]):
+class RoadRunnerStore(ModelStore[Program]):
     service = "dynamic"
 
-    def compile(self, text: str, fmt: str, name: str) -> roadrunner.RoadRunner:
+    def compile(self, text: str, fmt: str, name: str) -> Program:
         return compile_program(text, fmt)
 
-    def model_id(self, engine: roadrunner.RoadRunner, fallback: str) -> str:
-        return engine.model.getModelName() or fallback
+    def model_id(self, engine: Program, fallback: str) -> str:
+        return engine.rr.model.getModelName() or fallback

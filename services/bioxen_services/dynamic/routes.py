@@ -64,7 +64,7 @@ def compute_kinetic():
 
     def run():
         result = engine.simulate(rr, spec)
-        result["final_state"] = engine.final_state(rr)
+        result["final_state"] = engine.final_state(rr, spec.integrator)
         return result
 
     result = ctx.runtime.compute("simulate", run)
@@ -93,7 +93,7 @@ def list_models():
         entry = ctx.manifest.kinetic_programs[pid]
         out.append({"id": pid, "sha256": compiled.sha256, "format": entry.format,
                     "description": entry.description,
-                    "floating_species": engine.species_ids(compiled.engine)})
+                    "floating_species": engine.species_ids(compiled.engine.rr)})
     return json_response({"models": out})
 
 
