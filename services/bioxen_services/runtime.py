@@ -8,6 +8,7 @@ GLPK and Antimony are not thread-safe, so every engine call of a process goes th
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 from typing import Any, Callable
@@ -18,6 +19,17 @@ from .settings import Settings
 from .timeouts import time_budget
 
 log = logging.getLogger(__name__)
+
+#: one byte shared by the gunicorn master and all its workers (created by the master before it forks,
+#: see :func:`share_drain_flag`); the master sets it when the replica starts draining
+_drain_flag = None
+
+
+def share_drain_flag():
+    """Create the replica-wide draining flag; call in the master before any worker is forked."""
+    global _drain_flag
+    _drain_flag = multiprocessing.RawValue("b", 0)
+    return _drain_flag
 
 
 class Runtime:
@@ -31,6 +43,12 @@ class Runtime:
         self.load_seconds: float | None = None
         self._started = time.monotonic()
         metrics.READY.labels(service).set(0)
+
+    @property
+    def draining(self) -> bool:
+        """True once the replica was told to stop (SIGTERM): readiness turns false, work in flight
+        still finishes."""
+        return bool(_drain_flag is not None and _drain_flag.value)
 
     def start(self, background: bool = True) -> None:
         if background:

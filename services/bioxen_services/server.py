@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import threading
 from pathlib import Path
 
 from . import SERVICES
@@ -55,17 +58,20 @@ def serve(service: str, host: str = "0.0.0.0", port: int = 8000, workers: int | 
 
     from gunicorn.app.base import BaseApplication
 
+    from .runtime import share_drain_flag
     from .settings import Settings
 
     settings = Settings.from_env()  # checked here once, so a bad setting stops the master, not each worker
     budget = timeout or settings.request_timeout_seconds
+    drain_flag = share_drain_flag()  # before the fork: every worker's /readyz reads it
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers or available_cpus(),
         "worker_class": "sync",
         # a computation past its budget is stopped by the app (504); this is the last resort
         "timeout": int(budget) + 30,
-        "graceful_timeout": 30,
+        # on SIGTERM a worker finishes its request, which the budget bounds; then it exits
+        "graceful_timeout": int(budget) + 5,
         "keepalive": 5,
         "backlog": 256,
         "loglevel": log_level,
@@ -74,6 +80,7 @@ def serve(service: str, host: str = "0.0.0.0", port: int = 8000, workers: int | 
         "proc_name": f"bioxen-{service}",
         "child_exit": _child_exit,
         "worker_int": _worker_int,
+        "when_ready": lambda server: _drain_on_term(server, drain_flag, settings.drain_seconds),
     }
 
     class _App(BaseApplication):
@@ -88,6 +95,34 @@ def serve(service: str, host: str = "0.0.0.0", port: int = 8000, workers: int | 
 
     log.info("bioxen %s service on %s with %s workers", service, options["bind"], options["workers"])
     _App().run()
+
+
+def _drain_on_term(server, flag, seconds: float) -> None:
+    """SIGTERM starts draining: every worker's /readyz answers 503 at once (so Kubernetes takes the
+    pod out of its Services) while requests are still served for ``seconds``; then gunicorn's
+    graceful stop lets each worker finish the request it is on, and exits. The listening socket is
+    shut down (not only closed: the workers share it), so a connection attempt from then on is
+    refused at once instead of waiting in the backlog for a worker that will never accept it.
+    A second SIGTERM skips the rest of the wait."""
+    stop = server.handle_term
+
+    def handle_term():
+        if flag.value or seconds <= 0:
+            flag.value = 1
+            server.kill_workers(signal.SIGTERM)  # idle workers leave their accept loop first
+            for listener in server.LISTENERS:
+                try:
+                    listener.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            stop()
+        flag.value = 1
+        server.log.info("draining: readiness false, stopping in %.1f s", seconds)
+        timer = threading.Timer(seconds, server.signal, (signal.SIGTERM, None))
+        timer.daemon = True
+        timer.start()
+
+    server.handle_term = handle_term
 
 
 def _child_exit(server, worker) -> None:

@@ -30,6 +30,9 @@ class Settings:
     max_dfba_points: int = 10_001
     #: wall-clock budget of one computation; past it the service answers 504
     request_timeout_seconds: float = 60.0
+    #: after SIGTERM, seconds a replica keeps serving with readiness false before it stops accepting
+    #: (time for Kubernetes to take it out of its Services); then requests in flight finish
+    drain_seconds: float = 0.0
     #: inline models kept compiled per worker (least recently used evicted)
     model_cache_size: int = 16
     #: rough memory bound of the inline-model cache (sum of model text sizes x expansion factor)
@@ -63,6 +66,8 @@ class Settings:
                      "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)}")
+        if not self.drain_seconds >= 0:
+            raise ValueError("setting drain_seconds must not be negative")
         if not self.request_timeout_seconds > 0:
             raise ValueError("setting request_timeout_seconds must be positive")
         if not (Path(self.bytecode_dir) / "manifest.json").is_file():

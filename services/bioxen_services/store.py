@@ -24,6 +24,10 @@ T = TypeVar("T")
 #: SBML never needs a document type declaration; refusing one rules out entity-expansion bombs and
 #: external entities before any XML parser sees the text
 _DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
+#: SBML comp's external model definitions name a file or URL that a flattening parser would read
+_EXTERNAL_MODEL = re.compile(rb"externalModelDefinition", re.IGNORECASE)
+#: Antimony's ``import "file"`` reads a file of the server (and quotes it in its error messages)
+_ANTIMONY_IMPORT = re.compile(r"\bimport\b")
 #: inline models are counted at this many bytes of memory per byte of text (a rough, safe upper bound)
 MEMORY_PER_TEXT_BYTE = 20
 
@@ -50,6 +54,25 @@ def check_xml_text(text: str, what: str = "SBML") -> None:
     if _DTD.search(text.encode("utf-8", "replace")):
         raise InvalidModel(f"{what} with a DOCTYPE or ENTITY declaration is refused: SBML needs neither, "
                            "and entity expansion is not performed by this service")
+    if _EXTERNAL_MODEL.search(text.encode("utf-8", "replace")):
+        raise InvalidModel(f"{what} with comp:externalModelDefinition is refused: it names a file or URL, "
+                           "and this service never reads files or fetches URLs named by a model; send one "
+                           "flattened model")
+
+
+def check_antimony_text(text: str) -> None:
+    """Refuse Antimony ``import`` statements: they read files of the server."""
+    if _ANTIMONY_IMPORT.search(text):
+        raise InvalidModel("Antimony 'import' statements are refused: this service never reads files named "
+                           "by a model; send one self-contained program")
+
+
+def check_model_text(text: str, fmt: str) -> None:
+    """The checks every inline model passes before any parser sees it."""
+    if fmt == "antimony":
+        check_antimony_text(text)
+    else:
+        check_xml_text(text)
 
 
 class ModelStore(Generic[T]):
@@ -129,6 +152,7 @@ class ModelStore(Generic[T]):
             metrics.CACHE_HITS.labels(self.service, "inline").inc()
             return compiled
         metrics.CACHE_MISSES.labels(self.service, "inline").inc()
+        check_model_text(text, fmt)
         started = time.perf_counter()
         engine = self.compile(text, fmt, "inline")
         metrics.MODEL_LOAD_SECONDS.labels(self.service, "inline").observe(time.perf_counter() - started)

@@ -30,6 +30,8 @@ def reject_model_path(body: dict) -> None:
 def check_fields(body: dict, allowed: Iterable[str]) -> None:
     allowed = set(allowed)
     unknown = sorted(set(body) - allowed)
+    if "model_path" in unknown or "model" in allowed:
+        reject_model_path(body)  # say why, rather than "unknown field"
     if unknown:
         raise ValidationError(f"unknown field(s) {unknown}; accepted fields: {sorted(allowed)}")
 
