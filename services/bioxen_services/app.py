@@ -22,18 +22,18 @@ log = logging.getLogger(__name__)
 
 
 def _static_parts(settings: Settings, manifest):
-    from .static import models, routes
+    from .static import dfba_routes, models, routes
 
     models.configure_cobra()
     specs = {mid: (entry.path, "sbml") for mid, entry in manifest.metabolic_models.items()}
-    return models.CobraStore(settings, specs), routes.bp
+    return models.CobraStore(settings, specs), [routes.bp, dfba_routes.bp]
 
 
 def _dynamic_parts(settings: Settings, manifest):
     from .dynamic import programs, routes
 
     specs = {pid: (entry.path, entry.format) for pid, entry in manifest.kinetic_programs.items()}
-    return programs.RoadRunnerStore(settings, specs), routes.bp
+    return programs.RoadRunnerStore(settings, specs), [routes.bp]
 
 
 def create_app(service: str = "static", settings: Settings | None = None, *,
@@ -42,7 +42,7 @@ def create_app(service: str = "static", settings: Settings | None = None, *,
         raise ValueError(f"unknown service {service!r}; choose one of {SERVICES}")
     settings = settings or Settings.from_env()
     manifest = load_manifest(settings.bytecode_dir)
-    store, blueprint = (_static_parts if service == "static" else _dynamic_parts)(settings, manifest)
+    store, blueprints = (_static_parts if service == "static" else _dynamic_parts)(settings, manifest)
 
     app = Flask(f"bioxen_{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -53,6 +53,7 @@ def create_app(service: str = "static", settings: Settings | None = None, *,
     web.init_observability(app, service)
     web.init_auth(app, settings.api_token)
     app.register_blueprint(health.bp)
-    app.register_blueprint(blueprint)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     runtime.start(background=background_load)
     return app

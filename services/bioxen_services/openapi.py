@@ -82,14 +82,20 @@ def _static_paths() -> dict:
                         "flux_state": NUM_MAP, "computation_service": STR, "model_key": STR,
                         "execution_result": STR}, additional=True)
     dfba_req = _obj({"model": changes["model"], "biomass": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
-                     "concentrations": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                     "concentrations": {"type": "object", "minProperties": 1,
+                                        "additionalProperties": {"type": "number", "minimum": 0}},
                      "uptake": {"type": "object", "additionalProperties": _obj(
-                         {"vmax": {"type": "number", "minimum": 0}, "km": {"type": "number", "minimum": 0}})},
-                     "start": NUM, "end": NUM, "points": {"type": "integer"}, "fluxes": STR_LIST,
-                     "objective": STR, "bounds": BOUNDS},
-                    required=["model", "biomass", "concentrations"])
-    dfba_resp = _obj({"time": NUM_LIST, "biomass": NUM_LIST, "concentrations": {
-        "type": "object", "additionalProperties": NUM_LIST}, "status": STR}, additional=True)
+                         {"vmax": {"type": "number", "minimum": 0}, "km": {"type": "number", "minimum": 0}},
+                         required=["vmax", "km"])},
+                     "start": NUM, "end": NUM, "points": {"type": "integer", "minimum": 2}, "fluxes": STR_LIST,
+                     "objective": STR, "bounds": BOUNDS,
+                     "max_step": {"type": "number", "exclusiveMinimum": True, "minimum": 0}},
+                    required=["model", "biomass", "concentrations", "end"])
+    dfba_resp = _obj({"time": NUM_LIST, "biomass": NUM_LIST, "growth_rate": NUM_LIST, "status": STR_LIST,
+                      "concentrations": {"type": "object", "additionalProperties": NUM_LIST},
+                      "fluxes": {"type": "object", "additionalProperties": NUM_LIST}, "objective": STR,
+                      "solves": {"type": "integer"}, "max_step": NUM, "method": STR, "model": MODEL_INFO},
+                     additional=True)
     return {
         "/compute/metabolic": {"post": _op("phase-1 FBA of a chassis' model", phase1_req, phase1_resp)},
         "/v1/models": {"get": _op("shipped metabolic models", None, _obj({"models": {"type": "array"}}),
