@@ -1,0 +1,445 @@
+"""The computation client: every request a VM makes to the static (COBRApy) and dynamic
+(RoadRunner) services goes through :class:`BiologicalComputationClient`.
+
+- endpoints come from :mod:`bioxen_vm.discovery` (explicit > environment > cluster DNS) and are used
+  in shuffled round-robin order;
+- every request has a finite timeout; connection errors and 503 answers are retried with exponential
+  back-off and jitter on another endpoint (computations are pure, so a retry is safe);
+- 4xx answers raise :class:`~bioxen_vm.errors.ClientRequestError` with the service's code and message;
+- inline models (SBML / Antimony text) are named by their sha256 first and the text is sent only when
+  the worker answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
+- large batches (FVA reaction lists, knockout lists, scan grids) are split into chunks, sent
+  concurrently over all endpoints and merged back in request order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import discovery, metrics
+from .errors import (BioXenError, ClientRequestError, ServiceError, ServiceTimeout,
+                     ServiceUnavailable)
+from .transport import RequestsTransport, Timeout, TransportError
+
+log = logging.getLogger(__name__)
+
+GZIP_THRESHOLD_BYTES = 64 * 1024
+TEXT_KINDS = ("sbml", "antimony")
+#: default chunk sizes of fanned-out batches (items per request)
+FVA_CHUNK = 25
+KNOCKOUT_CHUNK = 100
+SCAN_CHUNK = 50
+
+Progress = Callable[[int, int], None]  # (items done, items total)
+
+
+# -- models ------------------------------------------------------------------------------------------
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_spec(model: str | dict) -> dict:
+    """``"e_coli_core"`` -> ``{"id": "e_coli_core"}``; dicts (id, sha256, sbml, antimony) pass through."""
+    if isinstance(model, str):
+        return {"id": model}
+    if isinstance(model, dict) and len(model) == 1 and next(iter(model)) in ("id", "sha256", *TEXT_KINDS):
+        return dict(model)
+    raise ValueError("model must be a shipped model id, {\"id\": ...}, {\"sha256\": ...}, "
+                     "{\"sbml\": text} or {\"antimony\": text}")
+
+
+def load_model_file(path: str | Path) -> dict:
+    """A local SBML or Antimony file as an inline model spec (the text is sent, never the path)."""
+    path = Path(path)
+    text = path.read_text()
+    kind = "sbml" if text.lstrip().startswith("<") else "antimony"
+    return {kind: text}
+
+
+def _chunks(items: Sequence, size: int) -> list[list]:
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+class BiologicalComputationClient:
+    """Client of both computation services. Thread-safe; use as a context manager or call close()."""
+
+    def __init__(self, static_service_url: str | Sequence[str] | None = None,
+                 dynamic_service_url: str | Sequence[str] | None = None, *,
+                 timeout: Timeout | float | tuple[float, float] | None = None, retries: int = 3,
+                 backoff: float = 0.05, backoff_max: float = 2.0, concurrency: int = 8,
+                 token: str | None = None, transport=None, environ=None, clock=time.monotonic):
+        if retries < 0:
+            raise ValueError(f"retries must be at least 0, got {retries}")
+        self.timeout = Timeout.of(timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.concurrency = max(1, concurrency)
+        env = os.environ if environ is None else environ
+        self.token = token if token is not None else env.get("BIOXEN_API_TOKEN") or None
+        self.transport = transport or RequestsTransport(pool_size=max(32, self.concurrency * 2))
+        self.pools = {
+            service: discovery.EndpointPool(service, discovery.source_for(service, explicit, env),
+                                            clock=clock, on_change=metrics.set_endpoints)
+            for service, explicit in (("static", static_service_url), ("dynamic", dynamic_service_url))
+        }
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._rng = random.Random()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self.transport.close()
+
+    def __enter__(self) -> "BiologicalComputationClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def endpoints(self, service: str) -> list[str]:
+        try:
+            return self.pools[service].endpoints()
+        except discovery.DiscoveryError:
+            return []
+
+    # -- one request ---------------------------------------------------------------------------------
+    def _encode(self, payload) -> tuple[bytes | None, dict[str, str]]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if payload is None:
+            return None, headers
+        body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        headers["Content-Type"] = "application/json"
+        if len(body) > GZIP_THRESHOLD_BYTES:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        return body, headers
+
+    def _sleep_before_retry(self, attempt: int) -> None:
+        cap = min(self.backoff_max, self.backoff * 2 ** attempt)
+        time.sleep(self._rng.uniform(cap / 2, cap))  # "equal jitter": never zero, never in lockstep
+
+    def request(self, service: str, method: str, path: str, payload=None, *,
+                timeout: Timeout | None = None, retries: int | None = None) -> Any:
+        """One call with failover: the decoded JSON answer, or a :class:`BioXenError`."""
+        pool = self.pools[service]
+        timeout = timeout or self.timeout
+        retries = self.retries if retries is None else retries
+        body, headers = self._encode(payload)
+        tried: list[str] = []
+        last = "no endpoints known"
+        for attempt in range(retries + 1):
+            if attempt:
+                self._sleep_before_retry(attempt - 1)
+            url = pool.next(exclude=tried) or pool.next()
+            if url is None:
+                last = pool.last_error or f"no {service} service endpoints found"
+                continue
+            tried.append(url)
+            try:
+                resp = self.transport.request(method, url + path, body=body, headers=headers, timeout=timeout)
+            except TransportError as exc:
+                if exc.kind == "timeout":
+                    raise ServiceTimeout(service, f"{url}{path}: {exc}") from exc
+                pool.mark_failed(url, str(exc))
+                last = f"{url}: {exc}"
+                continue
+            try:
+                answer = resp.json()
+            except ValueError:
+                answer = None
+            if resp.status == 503:
+                pool.mark_failed(url, "503 not ready")
+                last = f"{url}: 503 {ServiceError.from_response(503, answer).message}"
+                continue
+            pool.mark_ok(url)
+            if resp.status >= 400:
+                raise ServiceError.from_response(resp.status, answer, url)
+            if answer is None and resp.body:
+                raise ServiceError(resp.status, "invalid_response", "the service answered with invalid JSON",
+                                   endpoint=url)
+            return answer
+        raise ServiceUnavailable(service, f"{last} (after {retries + 1} attempts)")
+
+    def post(self, service: str, path: str, payload: dict) -> dict:
+        """POST with the inline-model protocol: text models go by sha256 first, text on a cache miss."""
+        model = payload.get("model")
+        if not (isinstance(model, dict) and len(model) == 1 and next(iter(model)) in TEXT_KINDS):
+            return self.request(service, "POST", path, payload)
+        text = next(iter(model.values()))
+        try:
+            return self.request(service, "POST", path, {**payload, "model": {"sha256": sha256_text(text)}})
+        except ClientRequestError as exc:
+            if exc.code != "model_not_cached":
+                raise
+            log.debug("%s: model %s not cached at %s; sending its text", path, sha256_text(text)[:12],
+                      exc.endpoint)
+            return self.request(service, "POST", path, payload)
+
+    # -- fan-out -------------------------------------------------------------------------------------
+    def _pool_executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bioxen-fanout")
+            return self._executor
+
+    def fan_out(self, service: str, path: str, bodies: list[dict], sizes: list[int],
+                progress: Progress | None = None) -> list[dict]:
+        """POST each body concurrently; answers in the order of ``bodies``. ``sizes`` counts the items
+        of each chunk for ``progress``. The first error cancels what has not started and is raised."""
+        if len(bodies) == 1:
+            answers = [self.post(service, path, bodies[0])]
+            if progress:
+                progress(sizes[0], sizes[0])
+            return answers
+        total = sum(sizes)
+        done = 0
+        lock = threading.Lock()
+
+        def report(future, n):
+            nonlocal done
+            if not future.cancelled() and future.exception() is None and progress:
+                with lock:
+                    done += n
+                    progress(done, total)
+
+        futures = [self._pool_executor().submit(self.post, service, path, body) for body in bodies]
+        for future, size in zip(futures, sizes):
+            future.add_done_callback(lambda f, n=size: report(f, n))
+
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    # -- phase-1 contract ----------------------------------------------------------------------------
+    def _phase1(self, service: str, path: str, request: dict) -> dict:
+        try:
+            return self.request(service, "POST", path, request)
+        except ServiceUnavailable as exc:
+            return {"status": "service_unavailable", "error": str(exc)}
+        except ServiceError as exc:
+            return {"status": "error", "error": exc.message, "error_code": exc.code, "http_status": exc.status}
+
+    def request_static_computation(self, request: dict) -> dict:
+        """POST /compute/metabolic (phase 1). Never raises: errors come back as ``status``."""
+        return self._phase1("static", "/compute/metabolic", request)
+
+    def request_dynamic_computation(self, request: dict) -> dict:
+        """POST /compute/kinetic (phase 1). Never raises: errors come back as ``status``."""
+        return self._phase1("dynamic", "/compute/kinetic", request)
+
+    def _healthy(self, service: str) -> bool:
+        pool = self.pools[service]
+        try:
+            urls = pool.endpoints()
+        except discovery.DiscoveryError:
+            return False
+        quick = Timeout(min(self.timeout.connect, 2.0), min(self.timeout.read, 5.0))
+        for url in urls:
+            try:
+                resp = self.transport.request("GET", url + "/health", timeout=quick)
+            except TransportError as exc:
+                pool.mark_failed(url, str(exc))
+                continue
+            if resp.status == 200:
+                pool.mark_ok(url)
+                return True
+        return False
+
+    def check_service_health(self) -> dict[str, bool]:
+        """``{"static_service": bool, "dynamic_service": bool}``: does any endpoint answer /health."""
+        return {"static_service": self._healthy("static"), "dynamic_service": self._healthy("dynamic")}
+
+    def service_status(self) -> dict:
+        """Endpoints known, endpoints out of rotation, and health, per service."""
+        health = self.check_service_health()
+        return {service: {"healthy": health[f"{service}_service"], "endpoints": self.endpoints(service),
+                          "out_of_rotation": pool.dead(),
+                          "source": pool.source.describe()}
+                for service, pool in self.pools.items()}
+
+    # -- v1: static service --------------------------------------------------------------------------
+    @staticmethod
+    def _changes(objective=None, bounds=None, medium=None, knockout_genes=None,
+                 knockout_reactions=None) -> dict:
+        body: dict = {}
+        if objective is not None:
+            body["objective"] = objective
+        if bounds:
+            body["bounds"] = {rid: [lb, ub] for rid, (lb, ub) in bounds.items()}
+        if medium is not None:
+            body["medium"] = dict(medium)
+        knockouts = {k: list(v) for k, v in (("genes", knockout_genes), ("reactions", knockout_reactions)) if v}
+        if knockouts:
+            body["knockouts"] = knockouts
+        return body
+
+    def fba(self, model="e_coli_core", *, objective=None, bounds=None, medium=None, knockout_genes=None,
+            knockout_reactions=None, fluxes: Sequence[str] | None = None, method: str = "fba") -> dict:
+        """Flux-balance analysis (``method="pfba"`` for parsimonious FBA): status, objective_value, fluxes."""
+        body = {"model": model_spec(model), "method": method,
+                **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
+        if fluxes is not None:
+            body["fluxes"] = list(fluxes)
+        return self.post("static", "/v1/fba", body)
+
+    def pfba(self, model="e_coli_core", **kwargs) -> dict:
+        return self.fba(model, method="pfba", **kwargs)
+
+    def fva(self, model="e_coli_core", reactions: Sequence[str] | None = None, *,
+            fraction_of_optimum: float = 1.0, loopless: bool = False, objective=None, bounds=None,
+            medium=None, knockout_genes=None, knockout_reactions=None, chunk_size: int = FVA_CHUNK,
+            progress: Progress | None = None) -> dict:
+        """Flux variability: ``ranges`` {reaction: {minimum, maximum}} in request order. A reaction list
+        longer than ``chunk_size`` is split and fanned out over every endpoint."""
+        base = {"model": model_spec(model), "fraction_of_optimum": fraction_of_optimum, "loopless": loopless,
+                **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
+        if reactions is None:
+            return self.fan_out("static", "/v1/fva", [base], [1], progress)[0]
+        chunks = _chunks(list(reactions), chunk_size)
+        answers = self.fan_out("static", "/v1/fva", [{**base, "reactions": c} for c in chunks],
+                               [len(c) for c in chunks], progress)
+        merged = dict(answers[0])
+        merged["ranges"] = {rid: a["ranges"][rid] for c, a in zip(chunks, answers) for rid in c
+                            if rid in a.get("ranges", {})}
+        merged["chunks"] = len(chunks)
+        return merged
+
+    def knockouts(self, model="e_coli_core", genes: Sequence[str] | str | None = None,
+                  reactions: Sequence[str] | str | None = None, sets: Sequence[dict] | None = None, *,
+                  objective=None, bounds=None, medium=None, chunk_size: int = KNOCKOUT_CHUNK,
+                  progress: Progress | None = None) -> dict:
+        """Growth after each deletion: ``results`` in the order genes, reactions, sets (as the service).
+        ``"all"`` deletes every gene / reaction one at a time (one request: the ids live on the service)."""
+        base = {"model": model_spec(model), **self._changes(objective, bounds, medium)}
+        bodies: list[dict] = []
+        sizes: list[int] = []
+        for key, items in (("genes", genes), ("reactions", reactions), ("sets", sets)):
+            if items is None:
+                continue
+            if items == "all":
+                bodies.append({**base, key: "all"})
+                sizes.append(1)
+                continue
+            for chunk in _chunks(list(items), chunk_size):
+                bodies.append({**base, key: chunk})
+                sizes.append(len(chunk))
+        if not bodies:
+            raise ValueError("knockouts needs genes, reactions or sets")
+        answers = self.fan_out("static", "/v1/knockouts", bodies, sizes, progress)
+        merged = dict(answers[0])
+        merged["results"] = [r for a in answers for r in a["results"]]
+        merged["chunks"] = len(bodies)
+        return merged
+
+    def dfba(self, model="e_coli_core", *, biomass: float, concentrations: dict[str, float],
+             uptake: dict[str, dict] | None = None, end: float, points: int = 101, **extra) -> dict:
+        """Dynamic FBA (batch culture): POST /v1/dfba on the static service."""
+        body = {"model": model_spec(model), "biomass": biomass, "concentrations": dict(concentrations),
+                "end": end, "points": points, **extra}
+        if uptake:
+            body["uptake"] = uptake
+        return self.post("static", "/v1/dfba", body)
+
+    # -- v1: dynamic service -------------------------------------------------------------------------
+    @staticmethod
+    def _sim(start, end, points, selections, parameters, initial_conditions, integrator, seed) -> dict:
+        body: dict = {"start": start, "end": end, "points": points}
+        for key, value in (("selections", selections), ("parameters", parameters),
+                           ("initial_conditions", initial_conditions), ("integrator", integrator),
+                           ("seed", seed)):
+            if value is not None:
+                body[key] = list(value) if key == "selections" else value
+        return body
+
+    def simulate(self, model="gene_expression", *, start: float = 0.0, end: float = 10.0, points: int = 100,
+                 selections=None, parameters=None, initial_conditions=None, integrator=None,
+                 seed=None) -> dict:
+        """Time course: ``time`` and ``trajectories`` {id: [values]}."""
+        body = {"model": model_spec(model),
+                **self._sim(start, end, points, selections, parameters, initial_conditions, integrator, seed)}
+        return self.post("dynamic", "/v1/simulate", body)
+
+    def steady_state(self, model="gene_expression", *, parameters=None, initial_conditions=None) -> dict:
+        body: dict = {"model": model_spec(model)}
+        if parameters:
+            body["parameters"] = parameters
+        if initial_conditions:
+            body["initial_conditions"] = initial_conditions
+        return self.post("dynamic", "/v1/steady-state", body)
+
+    def scan(self, model="gene_expression", grid: dict[str, Sequence[float]] | None = None, *,
+             start: float = 0.0, end: float = 10.0, points: int = 100, selections=None, parameters=None,
+             initial_conditions=None, output: str = "final", chunk_size: int = SCAN_CHUNK,
+             progress: Progress | None = None) -> dict:
+        """Parameter scan over the cartesian product of ``grid`` (first parameter varies slowest).
+        Grids larger than ``chunk_size`` points are split along one parameter, fanned out, merged in order."""
+        if not grid:
+            raise ValueError("scan needs a grid: {\"parameter\": [values...]}")
+        grid = {k: list(v) for k, v in grid.items()}
+        base = {"model": model_spec(model), "output": output,
+                **self._sim(start, end, points, selections, parameters, initial_conditions, None, None)}
+        grids = split_grid(grid, chunk_size)
+        sizes = [math.prod(len(v) for v in g.values()) for g in grids]
+        answers = self.fan_out("dynamic", "/v1/scan", [{**base, "grid": g} for g in grids], sizes, progress)
+        merged = dict(answers[0])
+        merged["points"] = [p for a in answers for p in a["points"]]
+        if output == "trajectories":
+            merged["trajectories"] = [t for a in answers for t in a["trajectories"]]
+        else:
+            merged["final"] = {k: [v for a in answers for v in a["final"][k]] for k in answers[0]["final"]}
+        merged["chunks"] = len(grids)
+        return merged
+
+    def models(self, service: str) -> list[dict]:
+        return self.request(service, "GET", "/v1/models")["models"]
+
+
+def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]]:
+    """Split a scan grid into sub-grids of about ``chunk_points`` points whose concatenated cartesian
+    products equal the whole product in order (itertools.product order: first key slowest).
+
+    Cut along the first parameter with more than one value (every earlier one has a single value);
+    each piece keeps the full value lists of the later parameters.
+    """
+    if chunk_points < 1:
+        raise ValueError(f"chunk size must be at least 1, got {chunk_points}")
+    keys = list(grid)
+    total = math.prod(len(v) for v in grid.values())
+    if total <= chunk_points:
+        return [grid]
+    for i, key in enumerate(keys):
+        if len(grid[key]) > 1:
+            break
+    later = math.prod(len(grid[k]) for k in keys[i + 1:])
+    if later > chunk_points and i + 1 < len(keys):
+        # even one value of this parameter is too big a piece: fix it and split further down
+        return [piece for value in grid[key]
+                for piece in split_grid({**grid, key: [value]}, chunk_points)]
+    step = max(1, chunk_points // later)
+    return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
+
+
+__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ServiceError",
+           "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]

@@ -1,0 +1,280 @@
+"""Where the computation services are: endpoint discovery and the per-service endpoint pool.
+
+Endpoints come from, in order:
+
+1. explicit URLs given to the client (one URL or a list per service);
+2. the environment: ``BIOXEN_STATIC_URL`` / ``BIOXEN_DYNAMIC_URL`` (comma-separated lists allowed);
+3. Kubernetes cluster DNS: the chart's headless Services ``<release>-static`` and ``<release>-dynamic``
+   in the pod's namespace, resolved to *every* ready pod address (all A records of the answer).
+
+An :class:`EndpointPool` hands endpoints out in shuffled round-robin order, drops an endpoint that
+failed until it has been quiet for a back-off period (then gives it one more chance: if it answers it
+is back), and, for DNS sources, re-resolves when the answer's TTL has expired or an endpoint failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("static", "dynamic")
+ENV_URLS = {"static": "BIOXEN_STATIC_URL", "dynamic": "BIOXEN_DYNAMIC_URL"}
+NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+#: seconds a failed endpoint stays out of rotation before it gets another chance (doubles per failure)
+DEAD_BACKOFF_SECONDS = 2.0
+DEAD_BACKOFF_MAX_SECONDS = 30.0
+#: shortest interval between two DNS look-ups of one name (a TTL of 0 must not mean a query per request)
+MIN_RESOLVE_INTERVAL_SECONDS = 0.5
+
+
+class DiscoveryError(Exception):
+    """No endpoint could be found for a service (empty configuration or a DNS failure)."""
+
+
+def split_urls(value: str | Sequence[str] | None) -> list[str]:
+    """``"http://a, http://b"`` or ``["http://a", "http://b"]`` -> normalised URL list."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    urls = []
+    for item in items:
+        item = item.strip().rstrip("/")
+        if not item:
+            continue
+        if "://" not in item:
+            item = "http://" + item
+        urls.append(item)
+    return urls
+
+
+# -- sources ---------------------------------------------------------------------------------------
+class StaticSource:
+    """A fixed list of URLs (explicit arguments or environment)."""
+
+    dynamic = False
+
+    def __init__(self, urls: Sequence[str], origin: str):
+        self.urls = list(urls)
+        self.origin = origin
+
+    def resolve(self) -> tuple[list[str], float]:
+        return list(self.urls), float("inf")
+
+    def describe(self) -> str:
+        return f"{self.origin}: {', '.join(self.urls)}"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How this pod finds the chart's headless Services (read once from the environment)."""
+
+    release: str = "bioxen"
+    namespace: str | None = None
+    domain: str = "cluster.local"
+    port: int = 8000
+    dns_server: str | None = None  # host[:port]; tests point this at a loopback dnsmasq
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
+        env = os.environ if environ is None else environ
+        namespace = env.get("POD_NAMESPACE") or None
+        if namespace is None and NAMESPACE_FILE.is_file():
+            namespace = NAMESPACE_FILE.read_text().strip() or None
+        port = env.get("BIOXEN_SERVICE_PORT", "8000")
+        try:
+            port_number = int(port)
+        except ValueError:
+            raise ValueError(f"BIOXEN_SERVICE_PORT={port!r} is not a port number") from None
+        return cls(release=env.get("BIOXEN_RELEASE", "bioxen"), namespace=namespace,
+                   domain=env.get("BIOXEN_CLUSTER_DOMAIN", "cluster.local"), port=port_number,
+                   dns_server=env.get("BIOXEN_DNS_SERVER") or None)
+
+    @property
+    def in_cluster(self) -> bool:
+        """True when a namespace is known (a pod) or a DNS server was named explicitly (tests)."""
+        return self.namespace is not None or self.dns_server is not None
+
+    def hostname(self, service: str) -> str:
+        return f"{self.release}-{service}.{self.namespace or 'default'}.svc.{self.domain}"
+
+
+class DnsSource:
+    """All A records of a headless Service name, with the answer's TTL (dnspython)."""
+
+    dynamic = True
+
+    def __init__(self, hostname: str, port: int, dns_server: str | None = None, timeout: float = 2.0):
+        import dns.resolver  # imported here: only cluster discovery needs it
+
+        self.hostname = hostname
+        self.port = port
+        if dns_server:
+            host, _, server_port = dns_server.partition(":")
+            self._resolver = dns.resolver.Resolver(configure=False)
+            self._resolver.nameservers = [host]
+            self._resolver.port = int(server_port or 53)
+        else:
+            self._resolver = dns.resolver.Resolver()
+        self._resolver.lifetime = timeout
+        self._resolver.timeout = timeout
+        self.origin = f"dns {hostname}" + (f" @{dns_server}" if dns_server else "")
+
+    def resolve(self) -> tuple[list[str], float]:
+        import dns.exception
+        import dns.resolver
+
+        try:
+            answer = self._resolver.resolve(self.hostname, "A")
+        except (dns.exception.DNSException, OSError) as exc:
+            raise DiscoveryError(f"cannot resolve {self.hostname}: {exc}") from exc
+        ttl = float(answer.rrset.ttl) if answer.rrset is not None else 0.0
+        urls = sorted(f"http://{record.address}:{self.port}" for record in answer)
+        return urls, ttl
+
+    def describe(self) -> str:
+        return self.origin
+
+
+def source_for(service: str, explicit: str | Sequence[str] | None = None,
+               environ: Mapping[str, str] | None = None):
+    """The endpoint source of one service, following the discovery order."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; supported: {', '.join(SERVICES)}")
+    urls = split_urls(explicit)
+    if urls:
+        return StaticSource(urls, "explicit")
+    env = os.environ if environ is None else environ
+    urls = split_urls(env.get(ENV_URLS[service]))
+    if urls:
+        return StaticSource(urls, ENV_URLS[service])
+    cluster = ClusterSettings.from_env(env)
+    return DnsSource(cluster.hostname(service), cluster.port, cluster.dns_server)
+
+
+def endpoints_configured(service: str, explicit=None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether discovery has anything to go on (explicit, environment, or running in a cluster)."""
+    env = os.environ if environ is None else environ
+    return bool(split_urls(explicit) or split_urls(env.get(ENV_URLS[service]))
+                or ClusterSettings.from_env(env).in_cluster)
+
+
+# -- the pool ----------------------------------------------------------------------------------------
+@dataclass
+class _Dead:
+    since: float
+    until: float
+    failures: int
+
+
+class EndpointPool:
+    """Endpoints of one service, handed out in shuffled round-robin order. Thread-safe."""
+
+    def __init__(self, service: str, source, clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[str, int], None] | None = None, rng: random.Random | None = None):
+        self.service = service
+        self.source = source
+        self._clock = clock
+        self._on_change = on_change
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._urls: list[str] = []
+        self._order: list[str] = []
+        self._expires = float("-inf")
+        self._last_resolve = float("-inf")
+        self._stale = True
+        self._dead: dict[str, _Dead] = {}
+        self.last_error: str | None = None
+
+    # -- resolution ---------------------------------------------------------------------------------
+    def _refresh_locked(self) -> None:
+        now = self._clock()
+        due = self._stale or now >= self._expires
+        if not due or (self._urls and now - self._last_resolve < MIN_RESOLVE_INTERVAL_SECONDS):
+            return
+        self._last_resolve = now
+        try:
+            urls, ttl = self.source.resolve()
+        except DiscoveryError as exc:
+            self.last_error = str(exc)
+            log.warning("%s service: %s (keeping %d known endpoints)", self.service, exc, len(self._urls))
+            self._expires = now + MIN_RESOLVE_INTERVAL_SECONDS
+            return
+        self._stale = False
+        self._expires = now + max(ttl, MIN_RESOLVE_INTERVAL_SECONDS)
+        if set(urls) != set(self._urls):
+            log.info("%s service endpoints (%s): %s", self.service, self.source.describe(), urls)
+            self._urls = urls
+            self._order = []
+            self._dead = {u: d for u, d in self._dead.items() if u in urls}
+            if self._on_change:
+                self._on_change(self.service, len(urls))
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint currently known (alive or not), refreshing the DNS answer if it expired."""
+        with self._lock:
+            self._refresh_locked()
+            return list(self._urls)
+
+    def alive(self) -> list[str]:
+        with self._lock:
+            self._refresh_locked()
+            now = self._clock()
+            return [u for u in self._urls if u not in self._dead or self._dead[u].until <= now]
+
+    # -- hand-out -----------------------------------------------------------------------------------
+    def next(self, exclude: Iterable[str] = ()) -> str | None:
+        """The next endpoint to try, skipping dead ones and ``exclude``; None when there is none.
+
+        A dead endpoint whose back-off has passed is offered again (one probe). When every endpoint
+        is dead, the one that has waited longest is offered, so a recovered service is found.
+        """
+        exclude = set(exclude)
+        with self._lock:
+            self._refresh_locked()
+            now = self._clock()
+            candidates = [u for u in self._urls if u not in exclude]
+            if not candidates:
+                return None
+            usable = [u for u in candidates if u not in self._dead or self._dead[u].until <= now]
+            if not usable:
+                return min(candidates, key=lambda u: self._dead[u].until)
+            for _ in range(2):
+                while self._order:
+                    url = self._order.pop()
+                    if url in usable:
+                        return url
+                self._order = list(self._urls)
+                self._rng.shuffle(self._order)
+            return usable[0]
+
+    def mark_failed(self, url: str, reason: str) -> None:
+        with self._lock:
+            now = self._clock()
+            previous = self._dead.get(url)
+            failures = previous.failures + 1 if previous else 1
+            backoff = min(DEAD_BACKOFF_SECONDS * 2 ** (failures - 1), DEAD_BACKOFF_MAX_SECONDS)
+            self._dead[url] = _Dead(previous.since if previous else now, now + backoff, failures)
+            self.last_error = f"{url}: {reason}"
+            if self.source.dynamic:
+                self._stale = True  # the pod may be gone: ask DNS again
+        log.warning("%s service endpoint %s failed (%s); out of rotation for %.1f s",
+                    self.service, url, reason, backoff)
+
+    def mark_ok(self, url: str) -> None:
+        if url not in self._dead:
+            return
+        with self._lock:
+            if self._dead.pop(url, None) is not None:
+                log.info("%s service endpoint %s answers again", self.service, url)
+
+    def dead(self) -> list[str]:
+        with self._lock:
+            return sorted(self._dead)
