@@ -1,0 +1,114 @@
+{{/*
+Prefix of every object name: fullnameOverride, else the release name (the naming contract: R-static,
+R-dynamic, R-static-api, R-dynamic-api). Kubernetes names are DNS labels of at most 63 characters and the
+longest suffix is "-dynamic-api" (12), so the prefix is cut at 51 characters (and never ends in "-").
+*/}}
+{{- define "bioxen.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 51 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "bioxen.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels every object carries. */}}
+{{- define "bioxen.labels" -}}
+helm.sh/chart: {{ include "bioxen.chart" . }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: bioxen
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component; call with (dict "root" $ "component" "static"). */}}
+{{- define "bioxen.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Label of the pods the NetworkPolicy admits as clients of the services (VM pods, the helm test pod). */}}
+{{- define "bioxen.clientLabel" -}}
+bioxen.io/client: "true"
+{{- end -}}
+
+{{/* image reference repo:tag, or repo@digest when a digest is given; call with
+(dict "root" $ "image" .Values.static.image). */}}
+{{- define "bioxen.image" -}}
+{{- $repo := .image.repository -}}
+{{- with .root.Values.imageRegistry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $repo .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+gunicorn workers of a service: the explicit value, else the CPU request rounded up ("500m" -> 1,
+"1" -> 1, "1500m" -> 2, "2" -> 2), at least 1. Call with the service's values (.Values.static).
+*/}}
+{{- define "bioxen.workers" -}}
+{{- if gt (int .workers) 0 -}}
+{{- .workers -}}
+{{- else -}}
+{{- $cpu := toString (dig "requests" "cpu" "1" .resources) -}}
+{{- $milli := 0 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $milli = int (trimSuffix "m" $cpu) -}}
+{{- else -}}
+{{- $milli = int (mulf (float64 $cpu) 1000) -}}
+{{- end -}}
+{{- max 1 (div (add $milli 999) 1000) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the API token. */}}
+{{- define "bioxen.authSecret" -}}
+{{- default (printf "%s-api-token" (include "bioxen.fullname" .)) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/* BIOXEN_API_TOKEN from the Secret, when auth is on. */}}
+{{- define "bioxen.authEnv" -}}
+{{- if .Values.auth.enabled }}
+- name: BIOXEN_API_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "bioxen.authSecret" . }}
+      key: {{ .Values.auth.secretKey }}
+{{- end }}
+{{- end -}}
+
+{{/* Restricted pod and container security contexts. */}}
+{{- define "bioxen.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.runAsUser }}
+runAsGroup: {{ .Values.runAsUser }}
+fsGroup: {{ .Values.runAsUser }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "bioxen.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.runAsUser }}
+runAsGroup: {{ .Values.runAsUser }}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Fails rendering with a clear message when auth is on without a token source. */}}
+{{- define "bioxen.checkAuth" -}}
+{{- if and .Values.auth.enabled (not .Values.auth.existingSecret) (not .Values.auth.token) -}}
+{{- fail "auth.enabled needs auth.token (or auth.existingSecret naming a Secret with the token)" -}}
+{{- end -}}
+{{- end -}}
