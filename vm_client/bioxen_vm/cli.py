@@ -1,14 +1,23 @@
 """The ``bioxen`` command.
 
 ``bioxen serve static|dynamic`` starts a computation service (needs the ``bioxen-services``
-distribution with its engine extra); every other command is the lightweight VM side.
+distribution with its engine extra); every other command is the lightweight VM side: ``demo``,
+``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``, ``simulate``, ``scan``, ``dfba``.
+Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
+(needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
+
+from .errors import BioXenError, ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,9 +32,316 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- argument helpers ------------------------------------------------------------------------------
+def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"{what} must look like KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def _number_map(items, what) -> dict[str, float]:
+    return {k: _floats(v, what)[0] for k, v in _pairs(items, what).items()}
+
+
+def _bounds(items) -> dict[str, tuple[float, float]]:
+    out = {}
+    for key, value in _pairs(items, "--bound").items():
+        values = _floats(value, "--bound")
+        if len(values) != 2:
+            raise argparse.ArgumentTypeError(f"--bound {key}= needs LOWER,UPPER")
+        out[key] = (values[0], values[1])
+    return out
+
+
+def _list(text: str | None):
+    if text is None:
+        return None
+    if text == "all":
+        return "all"
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _model(text: str):
+    """A shipped model id, or a local SBML/Antimony file sent inline."""
+    from .client import load_model_file
+
+    path = Path(text)
+    return load_model_file(path) if path.is_file() else text
+
+
+def _client(args):
+    from .client import BiologicalComputationClient
+
+    return BiologicalComputationClient(args.static_url, args.dynamic_url, timeout=args.timeout,
+                                       retries=args.retries)
+
+
+def _progress(args, label: str):
+    if args.json or args.no_progress:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=label, unit="item", file=sys.stderr, leave=False)
+
+    def update(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+# -- output ------------------------------------------------------------------------------------------
+def _num(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[_num(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) if c[:1] in "-0123456789." else c.ljust(w) for c, w in zip(r, widths))
+            for r in cells]
+    return "\n".join(out)
+
+
+def _plt():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install 'bioxen-vm[plot]'") from None
+    return plt
+
+
+def plot_series(path: str, x: list, series: dict[str, list], xlabel: str, ylabel: str, title: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, values in series.items():
+        ax.plot(x, [float("nan") if v is None else v for v in values], label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(series) <= 15:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_bars(path: str, values: dict[str, float], title: str, ranges: dict[str, tuple] | None = None) -> None:
+    plt = _plt()
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.25 * len(names) + 1)))
+    if ranges:
+        lows = [ranges[n][0] for n in names]
+        ax.barh(names, [ranges[n][1] - ranges[n][0] for n in names], left=lows)
+    else:
+        ax.barh(names, [values[n] for n in names])
+    ax.set_xlabel("flux (mmol/gDW/h)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _emit(args, result: dict, text: str) -> int:
+    if args.json:
+        json.dump(result, sys.stdout, indent=None if args.compact else 2)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+    return 0
+
+
+# -- commands ----------------------------------------------------------------------------------------
+def _health(args) -> int:
+    with _client(args) as client:
+        status = client.service_status()
+    result = {"static_service": status["static"]["healthy"], "dynamic_service": status["dynamic"]["healthy"],
+              "services": status}
+    rows = [[s, "healthy" if v["healthy"] else "UNREACHABLE", ", ".join(v["endpoints"]) or "-", v["source"]]
+            for s, v in status.items()]
+    _emit(args, result, table(["service", "health", "endpoints", "discovered from"], rows))
+    return 0 if all(v["healthy"] for v in status.values()) else 1
+
+
+def _top_fluxes(fluxes: dict[str, float], top: int) -> dict[str, float]:
+    ranked = sorted(fluxes.items(), key=lambda kv: -abs(kv[1] or 0.0))
+    return dict(ranked[:top] if top else ranked)
+
+
+def _fba(args) -> int:
+    with _client(args) as client:
+        result = client.fba(_model(args.model), objective=args.objective, bounds=_bounds(args.bound),
+                            medium=_number_map(args.medium, "--medium") if args.medium else None,
+                            knockout_genes=_list(args.knockout_genes),
+                            knockout_reactions=_list(args.knockout_reactions),
+                            method="pfba" if args.pfba else "fba")
+    shown = _top_fluxes(result["fluxes"], args.top)
+    text = (f"{result['method']} on {result['model']['id']}: status {result['status']}, objective "
+            f"{result['objective']} = {_num(result['objective_value'])}\n"
+            + table(["reaction", "flux"], [[k, v] for k, v in shown.items()]))
+    if args.plot and shown:
+        plot_bars(args.plot, shown, f"{result['method']} fluxes, {result['model']['id']}")
+    return _emit(args, result, text)
+
+
+def _fva(args) -> int:
+    progress, done = _progress(args, "fva")
+    with _client(args) as client:
+        try:
+            result = client.fva(_model(args.model), _list(args.reactions), fraction_of_optimum=args.fraction,
+                                loopless=args.loopless, chunk_size=args.chunk_size, progress=progress)
+        finally:
+            done()
+    ranges = result["ranges"]
+    text = (f"FVA on {result['model']['id']}: status {result['status']}, objective value "
+            f"{_num(result['objective_value'])}, fraction {result['fraction_of_optimum']}\n"
+            + table(["reaction", "minimum", "maximum"], [[k, v["minimum"], v["maximum"]] for k, v in ranges.items()]))
+    if args.plot and ranges:
+        plot_bars(args.plot, {k: v["maximum"] for k, v in ranges.items()}, "flux variability",
+                  {k: (v["minimum"], v["maximum"]) for k, v in ranges.items()})
+    return _emit(args, result, text)
+
+
+def _knockouts(args) -> int:
+    progress, done = _progress(args, "knockouts")
+    with _client(args) as client:
+        try:
+            result = client.knockouts(_model(args.model), genes=_list(args.genes), reactions=_list(args.reactions),
+                                      chunk_size=args.chunk_size, progress=progress)
+        finally:
+            done()
+    wild = result["wild_type_growth"]
+    rows = [[r["id"], r["growth"], None if not wild or r["growth"] is None else r["growth"] / wild, r["status"]]
+            for r in result["results"]]
+    text = f"knockouts on {result['model']['id']}: wild-type growth {_num(wild)}\n" + table(
+        ["deletion", "growth", "relative", "status"], rows)
+    return _emit(args, result, text)
+
+
+def _simulate(args) -> int:
+    with _client(args) as client:
+        result = client.simulate(_model(args.model), start=args.start, end=args.end, points=args.points,
+                                 selections=_list(args.select), parameters=_number_map(args.param, "--param"),
+                                 initial_conditions=_number_map(args.initial, "--initial"),
+                                 integrator=args.integrator, seed=args.seed)
+    traj = result["trajectories"]
+    step = max(1, (len(result["time"]) - 1) // max(1, args.rows - 1))
+    idx = sorted({*range(0, len(result["time"]), step), len(result["time"]) - 1})
+    text = (f"simulation of {result['model']['id']} ({result['integrator']}), {len(result['time'])} points\n"
+            + table(["time", *traj], [[result["time"][i], *(traj[s][i] for s in traj)] for i in idx]))
+    if args.plot:
+        plot_series(args.plot, result["time"], traj, "time", "concentration", f"{result['model']['id']}")
+    return _emit(args, result, text)
+
+
+def _scan(args) -> int:
+    grid = {k: _floats(v, "--grid") for k, v in _pairs(args.grid, "--grid").items()}
+    if not grid:
+        raise SystemExit("scan needs at least one --grid PARAM=v1,v2,...")
+    progress, done = _progress(args, "scan")
+    with _client(args) as client:
+        try:
+            result = client.scan(_model(args.model), grid, start=args.start, end=args.end, points=args.points,
+                                 selections=_list(args.select), chunk_size=args.chunk_size, progress=progress)
+        finally:
+            done()
+    final = result["final"]
+    rows = [[*point, *(final[s][i] for s in final)] for i, point in enumerate(result["points"])]
+    text = (f"scan of {result['model']['id']}: {len(result['points'])} points, values at t={result['time_end']}\n"
+            + table([*result["parameters"], *final], rows))
+    if args.plot and len(result["parameters"]) == 1:
+        xs = [p[0] for p in result["points"]]
+        plot_series(args.plot, xs, final, result["parameters"][0], f"value at t={result['time_end']}", "scan")
+    return _emit(args, result, text)
+
+
+def _dfba(args) -> int:
+    uptake = {}
+    for rid, value in _pairs(args.uptake, "--uptake").items():
+        numbers = _floats(value, "--uptake")
+        if len(numbers) != 2:
+            raise SystemExit(f"--uptake {rid}= needs VMAX,KM")
+        uptake[rid] = {"vmax": numbers[0], "km": numbers[1]}
+    with _client(args) as client:
+        result = client.dfba(_model(args.model), biomass=args.biomass,
+                             concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
+                             uptake=uptake or None, end=args.end, points=args.points)
+    series = {"biomass": result["biomass"], **result["concentrations"]}
+    step = max(1, (len(result["time"]) - 1) // max(1, args.rows - 1))
+    idx = sorted({*range(0, len(result["time"]), step), len(result["time"]) - 1})
+    text = (f"dFBA of {result['model']['id']}: {len(result['time'])} points\n"
+            + table(["time (h)", "growth", *series],
+                    [[result["time"][i], result["growth_rate"][i], *(series[s][i] for s in series)] for i in idx]))
+    if args.plot:
+        plot_series(args.plot, result["time"], series, "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
+    return _emit(args, result, text)
+
+
+def _demo(args) -> int:
+    from .demo import main as demo_main
+
+    return demo_main(args.static_url, args.dynamic_url)
+
+
+def _vm_run(args) -> int:
+    from .runner import run_vm
+
+    return run_vm(vm_id=args.id, biological_type=args.type, vm_type=args.vm_type, interval=args.interval,
+                  metrics_port=args.metrics_port, iterations=args.iterations,
+                  static_url=args.static_url, dynamic_url=args.dynamic_url)
+
+
+# -- parser ------------------------------------------------------------------------------------------
+def _endpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--static-url", default=None, help="static service URL(s), comma-separated "
+                   "(default: BIOXEN_STATIC_URL, then cluster DNS)")
+    p.add_argument("--dynamic-url", default=None, help="dynamic service URL(s), comma-separated "
+                   "(default: BIOXEN_DYNAMIC_URL, then cluster DNS)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for an answer")
+    p.add_argument("--retries", type=int, default=3, help="retries on connection errors and 503")
+
+
+def _output_args(p: argparse.ArgumentParser, plot: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print the service's JSON answer")
+    p.add_argument("--compact", action="store_true", help="with --json: one line")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if plot:
+        p.add_argument("--plot", metavar="FILE.png", help="draw the result (needs matplotlib)")
+
+
+def _command(sub, name: str, func, help_text: str, plot: bool = True) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    _endpoint_args(p)
+    _output_args(p, plot)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bioxen", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                        help="default: info for serve and vm run, warning otherwise")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start a computation service (gunicorn)")
@@ -37,14 +353,104 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds before gunicorn kills a stuck worker (default: budget + 30)")
     serve.add_argument("--metrics-dir", default=None, help="Prometheus multiprocess directory")
     serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="the service-based computation demo (starts local services if "
+                                       "no endpoint is configured)")
+    demo.add_argument("--static-url", default=None)
+    demo.add_argument("--dynamic-url", default=None)
+    demo.set_defaults(func=_demo)
+
+    vm = sub.add_parser("vm", help="biological VMs")
+    vm_sub = vm.add_subparsers(dest="vm_command", required=True)
+    run = vm_sub.add_parser("run", help="a long-running VM: runs its chassis' processes on a schedule")
+    run.add_argument("--id", required=True, help="VM id, e.g. ecoli_vm_1")
+    run.add_argument("--type", required=True, help="biological type: ecoli, yeast, syn3a, minimal_cell, orthogonal")
+    run.add_argument("--vm-type", default="basic", help="basic, lightweight or enhanced")
+    run.add_argument("--interval", type=float, default=10.0, help="seconds between process rounds")
+    run.add_argument("--metrics-port", type=int, default=None, help="export Prometheus metrics on this port")
+    run.add_argument("--iterations", type=int, default=None, help="stop after N rounds (default: until SIGTERM)")
+    run.add_argument("--static-url", default=None)
+    run.add_argument("--dynamic-url", default=None)
+    run.set_defaults(func=_vm_run)
+
+    _command(sub, "health", _health, "are the services reachable (exit 1 if not)", plot=False)
+
+    p = _command(sub, "fba", _fba, "flux-balance analysis on the static service")
+    p.add_argument("--model", default="e_coli_core", help="shipped model id or a local SBML file")
+    p.add_argument("--objective", default=None)
+    p.add_argument("--bound", action="append", metavar="RXN=LB,UB")
+    p.add_argument("--medium", action="append", metavar="EX_RXN=UPTAKE")
+    p.add_argument("--knockout-genes", default=None, metavar="G1,G2")
+    p.add_argument("--knockout-reactions", default=None, metavar="R1,R2")
+    p.add_argument("--pfba", action="store_true", help="parsimonious FBA")
+    p.add_argument("--top", type=int, default=20, help="show the N largest fluxes (0: all)")
+
+    p = _command(sub, "fva", _fva, "flux variability analysis (chunked over all endpoints)")
+    p.add_argument("--model", default="e_coli_core")
+    p.add_argument("--reactions", default=None, metavar="R1,R2", help="default: every reaction")
+    p.add_argument("--fraction", type=float, default=1.0, help="fraction of the optimum")
+    p.add_argument("--loopless", action="store_true")
+    p.add_argument("--chunk-size", type=int, default=25)
+
+    p = _command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)", plot=False)
+    p.add_argument("--model", default="e_coli_core")
+    p.add_argument("--genes", default=None, metavar="G1,G2|all")
+    p.add_argument("--reactions", default=None, metavar="R1,R2|all")
+    p.add_argument("--chunk-size", type=int, default=100)
+
+    p = _command(sub, "simulate", _simulate, "time-course simulation on the dynamic service")
+    p.add_argument("model", nargs="?", default="gene_expression",
+                   help="shipped program id or a local SBML/Antimony file (sent inline)")
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float, default=10.0)
+    p.add_argument("--points", type=int, default=100)
+    p.add_argument("--select", default=None, metavar="S1,S2")
+    p.add_argument("--param", action="append", metavar="K=V")
+    p.add_argument("--initial", action="append", metavar="S=V")
+    p.add_argument("--integrator", choices=["cvode", "gillespie"], default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--rows", type=int, default=11, help="table rows shown")
+
+    p = _command(sub, "scan", _scan, "parameter scan (grid chunked over all endpoints)")
+    p.add_argument("model", nargs="?", default="gene_expression")
+    p.add_argument("--grid", action="append", metavar="PARAM=v1,v2,...")
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float, default=10.0)
+    p.add_argument("--points", type=int, default=100)
+    p.add_argument("--select", default=None)
+    p.add_argument("--chunk-size", type=int, default=50)
+
+    p = _command(sub, "dfba", _dfba, "dynamic FBA of a batch culture on the static service")
+    p.add_argument("--model", default="e_coli_core")
+    p.add_argument("--biomass", type=float, default=0.05, help="initial biomass (gDW/L)")
+    p.add_argument("--conc", action="append", metavar="EX_RXN=mM", help="initial concentrations")
+    p.add_argument("--uptake", action="append", metavar="EX_RXN=VMAX,KM", help="Michaelis-Menten uptake")
+    p.add_argument("--end", type=float, default=10.0, help="hours")
+    p.add_argument("--points", type=int, default=101)
+    p.add_argument("--rows", type=int, default=11)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.log_level is None:
+        args.log_level = "info" if args.command in ("serve", "vm") else "warning"
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    except ServiceError as exc:
+        print(f"error from the service: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except BioXenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
