@@ -1,0 +1,38 @@
+"""The optional shared bearer token: compute endpoints need it, health and metrics stay open to the
+kubelet and Prometheus."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from support import ServiceProcess
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    with ServiceProcess("dynamic", workers=1, env={"BIOXEN_API_TOKEN": TOKEN}) as proc:
+        yield proc.url
+
+
+@pytest.mark.parametrize("path", ["/health", "/healthz", "/readyz", "/metrics", "/openapi.json"])
+def test_probes_and_metrics_stay_open(guarded, path):
+    assert requests.get(guarded + path, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+def test_compute_needs_the_token(guarded, headers):
+    for method, path in (("POST", "/v1/simulate"), ("POST", "/compute/kinetic"), ("GET", "/v1/models")):
+        r = requests.request(method, guarded + path, json={"model": {"id": "gene_expression"}},
+                             headers=headers, timeout=10)
+        assert r.status_code == 401, path
+        assert r.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_token_opens_compute(guarded):
+    r = requests.post(guarded + "/compute/kinetic", json={}, timeout=30,
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200
+    assert r.json()["final_state"] == pytest.approx([0.367166, 0.487050], abs=1e-6)
