@@ -47,6 +47,8 @@ class Compiled(Generic[T]):
 
 def check_xml_text(text: str, what: str = "SBML") -> None:
     """Refuse text that is not an XML document, or that declares a DTD or entities."""
+    if "\x00" in text:  # the parsers stop at a NUL; what they would see is not what was checked
+        raise InvalidModel(f"{what} must not contain NUL characters")
     head = text.lstrip()[:1]
     if head != "<":
         raise InvalidModel(f"{what} must be an XML document starting with '<'; got text starting "

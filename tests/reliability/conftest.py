@@ -1,0 +1,60 @@
+"""Fixtures of the reliability tests: real gunicorn services with small limits (so the limits are cheap
+to reach), and the in-process engines' answers to the valid reference requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from reliability_helpers import VALID_SIMULATE, RecordingHTTPServer
+from support import BYTECODE, MODELS, ServiceProcess
+
+LIMITS = {
+    "BIOXEN_MAX_BODY_BYTES": "2000000",  # e_coli_core's SBML (0.7 MB) still fits
+    "BIOXEN_MAX_TIME_POINTS": "1000",
+    "BIOXEN_MAX_SCAN_POINTS": "50",
+    "BIOXEN_MAX_KNOCKOUTS": "20",
+}
+
+
+@pytest.fixture(scope="session")
+def limited_static():
+    """The static service, 2 workers, small limits, e_coli_core preloaded."""
+    with ServiceProcess("static", host="127.0.0.2", workers=2, env=LIMITS, preload="e_coli_core") as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def limited_dynamic():
+    """The dynamic service, 2 workers, small limits, the gene-expression program preloaded."""
+    with ServiceProcess("dynamic", host="127.0.0.2", workers=2, env=LIMITS, preload="gene_expression") as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def ecoli_growth() -> float:
+    """e_coli_core FBA growth computed in this process by cobra with GLPK (0.873922 in DESIGN.md)."""
+    import cobra
+
+    model = cobra.io.read_sbml_model(str(MODELS["e_coli_core"]))
+    model.solver = "glpk"
+    return model.slim_optimize()
+
+
+@pytest.fixture(scope="session")
+def gene_expression_final() -> dict[str, float]:
+    """Final mRNA and protein of simulate(0, 10, 100) by libRoadRunner in this process."""
+    import antimony
+    import roadrunner
+
+    antimony.clearPreviousLoads()
+    assert antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text()) >= 0
+    rr = roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))
+    body = VALID_SIMULATE[1]
+    data = rr.simulate(body["start"], body["end"], body["points"], ["time", "[mRNA]", "[protein]"])
+    return {"mRNA": float(data[-1, 1]), "protein": float(data[-1, 2])}
+
+
+@pytest.fixture(scope="session")
+def web_trap():
+    with RecordingHTTPServer() as server:
+        yield server

@@ -1,0 +1,80 @@
+"""Helpers of the reliability tests and the soak: the worker processes of a real gunicorn master
+(read from /proc, no debug endpoint), their memory, the valid reference requests and an HTTP listener
+that records whether anything ever fetched from it."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import requests
+
+#: the valid requests run after every bad one, with the reference values of DESIGN.md
+VALID_FBA = ("/v1/fba", {"model": {"id": "e_coli_core"}, "fluxes": []})
+VALID_SIMULATE = ("/v1/simulate", {"model": {"id": "gene_expression"}, "start": 0, "end": 10, "points": 100,
+                                   "selections": ["mRNA", "protein"]})
+
+
+def _parent(pid: str) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces and ')'
+
+
+def children(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` (gunicorn's workers, when ``pid`` is the master)."""
+    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p.name) == pid}
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def fba_growth(url: str, model_id: str = "e_coli_core", timeout: float = 60) -> float:
+    resp = requests.post(f"{url}/v1/fba", json={"model": {"id": model_id}, "fluxes": []}, timeout=timeout)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["status"] == "optimal", body
+    return body["objective_value"]
+
+
+def simulate_final(url: str, timeout: float = 60) -> dict[str, float]:
+    path, body = VALID_SIMULATE
+    resp = requests.post(url + path, json=body, timeout=timeout)
+    assert resp.status_code == 200, resp.text
+    return {name: values[-1] for name, values in resp.json()["trajectories"].items()}
+
+
+class RecordingHTTPServer:
+    """A loopback HTTP server that answers 404 and records every path asked for: an XML external
+    entity or an SBML external model pointing here must never be fetched."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hits.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "RecordingHTTPServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
