@@ -3,22 +3,40 @@
 Public API: :func:`create_bio_vm`, :class:`BiologicalComputationClient`,
 :class:`BiologicalComputationHypervisor`, :func:`get_chassis_config`.
 Nothing here imports cobra or tellurium; the package installs and runs without them.
+
+Names are imported lazily (PEP 562): ``bioxen serve`` and the services import ``bioxen_vm.cli`` and
+``bioxen_vm.bytecode``, and must not import ``prometheus_client`` before the server has set
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client chooses its value storage at import time).
 """
 
-from .client import BiologicalComputationClient, load_model_file
-from .errors import (BioXenError, ClientRequestError, ServerError, ServiceError, ServiceTimeout,
-                     ServiceUnavailable)
-from .hypervisor import BiologicalComputationHypervisor
-from .transport import MockTransport, Timeout
-from .vm import (BIOLOGICAL_TYPES, VM_TYPES, BasicBiologicalVM, EnhancedBiologicalVM,
-                 LightweightBiologicalVM, VMStateError, create_bio_vm, get_chassis_config)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.2.0"
 
-__all__ = [
-    "BIOLOGICAL_TYPES", "VM_TYPES", "BasicBiologicalVM", "BioXenError", "BiologicalComputationClient",
-    "BiologicalComputationHypervisor", "ClientRequestError", "EnhancedBiologicalVM",
-    "LightweightBiologicalVM", "MockTransport", "ServerError", "ServiceError", "ServiceTimeout",
-    "ServiceUnavailable", "Timeout", "VMStateError", "create_bio_vm", "get_chassis_config",
-    "load_model_file",
-]
+_EXPORTS = {
+    "BiologicalComputationClient": "client", "load_model_file": "client",
+    "BioXenError": "errors", "ClientRequestError": "errors", "ServerError": "errors",
+    "ServiceError": "errors", "ServiceTimeout": "errors", "ServiceUnavailable": "errors",
+    "BiologicalComputationHypervisor": "hypervisor",
+    "MockTransport": "transport", "Timeout": "transport",
+    "BIOLOGICAL_TYPES": "vm", "VM_TYPES": "vm", "BasicBiologicalVM": "vm", "EnhancedBiologicalVM": "vm",
+    "LightweightBiologicalVM": "vm", "VMStateError": "vm", "create_bio_vm": "vm", "get_chassis_config": "vm",
+    "run_service_based_computation_demo": "demo",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bioxen_vm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
