@@ -9,11 +9,12 @@ Results are plain dicts ready for JSON. Solver statuses come straight from optla
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import cobra
+import numpy as np
 from cobra.flux_analysis import flux_variability_analysis, pfba
-from cobra.util.solver import linear_reaction_coefficients
 from optlang.interface import OPTIMAL
 
 from ..errors import UnknownEntity, ValidationError
@@ -73,14 +74,57 @@ def apply_changes(model: cobra.Model, changes: Changes) -> None:
 
 
 def objective_ids(model: cobra.Model) -> list[str]:
-    return [r.id for r in linear_reaction_coefficients(model)]
+    """Ids of the reactions in the linear objective, in model order: what
+    ``cobra.util.solver.linear_reaction_coefficients`` selects, but found from the objective's own
+    variables instead of looking up both variables of every reaction (4.6 ms per call on iMM904)."""
+    try:
+        coefficients = model.solver.objective.expression.as_coefficients_dict()
+    except AttributeError:
+        return []
+    reactions = model.reactions
+    found = []
+    for variable in coefficients:
+        name = getattr(variable, "name", None)
+        if not isinstance(name, str) or name not in reactions:
+            continue
+        rxn = reactions.get_by_id(name)  # a variable named like a reaction is its forward variable
+        forward = coefficients.get(rxn.forward_variable, 0)
+        if forward != 0 and forward == -coefficients.get(rxn.reverse_variable, 0):
+            found.append(rxn)
+    found.sort(key=reactions.index)
+    return [r.id for r in found]
+
+
+#: per model: (solver, variable count, reaction count) -> reaction ids and the solver columns of their
+#: forward and reverse variables; rebuilt whenever the key changes
+_FLUX_COLUMNS: "weakref.WeakKeyDictionary[cobra.Model, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _flux_columns(model: cobra.Model) -> tuple[list[str], np.ndarray, np.ndarray]:
+    solver = model.solver
+    key = (id(solver), len(solver.variables), len(model.reactions))
+    cached = _FLUX_COLUMNS.get(model)
+    if cached is None or cached[0] != key:
+        column = {name: i for i, name in enumerate(solver._get_variables_names())}
+        ids = [r.id for r in model.reactions]
+        forward = np.fromiter((column[r.id] for r in model.reactions), dtype=np.intp, count=len(ids))
+        reverse = np.fromiter((column[r.reverse_id] for r in model.reactions), dtype=np.intp, count=len(ids))
+        cached = (key, (ids, forward, reverse))
+        _FLUX_COLUMNS[model] = cached
+    return cached[1]
 
 
 def current_fluxes(model: cobra.Model, reactions=None) -> dict[str, float]:
-    """Net fluxes of the last solve, read straight from the solver (no pandas Solution)."""
-    primals = model.solver.primal_values
-    rxns = model.reactions if reactions is None else reactions
-    return {r.id: primals[r.id] - primals[r.reverse_id] for r in rxns}
+    """Net fluxes (forward minus reverse primal) of the last solve, read straight from the solver
+    (no pandas Solution). The column of each reaction's variables is looked up once per model; the
+    values are the same floats ``solver.primal_values`` gives, subtracted the same way."""
+    ids, forward, reverse = _flux_columns(model)
+    primals = np.asarray(model.solver._get_primal_values(), dtype=float)
+    net = (primals[forward] - primals[reverse]).tolist()
+    if reactions is None:
+        return dict(zip(ids, net))
+    index = model.reactions.index
+    return {r.id: net[index(r)] for r in reactions}
 
 
 def _finite_or_none(value: float) -> float | None:
