@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import cobra
 from optlang.interface import OPTIMAL
 
-from ..errors import UnknownEntity, ValidationError
+from ..errors import ComputationFailed, ValidationError
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
 
 METHOD = "static-optimization (Mahadevan et al. 2002), adaptive explicit step with exhaustion events"
@@ -92,6 +92,16 @@ class DfbaProblem:
     def step(self) -> float:
         spacing = (self.end - self.start) / (self.points - 1)
         return self.max_step if self.max_step is not None else min(spacing, DEFAULT_MAX_STEP)
+
+
+class DfbaResult(dict):
+    """The run as a JSON-ready dict. ``result["status"]`` lists the solver status of every output
+    point; the attribute ``status`` is the one at the end (the bounded label the runtime counts the
+    run under: "infeasible" when growth ended, "optimal" when still growing)."""
+
+    @property
+    def status(self) -> str:
+        return self["status"][-1]
 
 
 @dataclass
@@ -145,9 +155,9 @@ def check_problem(model: cobra.Model, problem: DfbaProblem) -> Changes:
         raise ValidationError(f"uptake kinetics given for {untracked} without an initial concentration; "
                               "add them to concentrations")
     for rid in problem.concentrations:
-        direction = _exchange_direction(model, rid)
+        _exchange_direction(model, rid)
         lb, ub = problem.bounds.get(rid, model.reactions.get_by_id(rid).bounds)
-        if (lb if direction > 0 else -ub) > 0:
+        if not lb <= 0 <= ub:
             raise ValidationError(f"the bounds of {rid!r} ({lb}, {ub}) force secretion or uptake; a tracked "
                                   "exchange must allow zero flux")
     return changes
@@ -205,14 +215,14 @@ class _Solver:
         return status, net(self.growth), secretion, {r.id: net(r) for r in self.report}
 
 
-def run_dfba(model: cobra.Model, problem: DfbaProblem) -> dict:
+def run_dfba(model: cobra.Model, problem: DfbaProblem) -> DfbaResult:
     """Integrate the batch culture over the output grid; see the module docstring for the method."""
     changes = check_problem(model, problem)
     times = problem.output_times()
     max_step = problem.step()
     min_step = max_step * MIN_STEP_FRACTION
-    out: dict = {"time": times, "biomass": [], "concentrations": {rid: [] for rid in problem.concentrations},
-                 "fluxes": {}, "growth_rate": [], "status": []}
+    out = DfbaResult({"time": times, "biomass": [], "concentrations": {rid: [] for rid in problem.concentrations},
+                      "fluxes": {}, "growth_rate": [], "status": []})
     with model:
         apply_changes(model, changes)
         exchanges = {rid: _exchange(model, rid, problem) for rid in problem.concentrations}
@@ -243,6 +253,10 @@ def run_dfba(model: cobra.Model, problem: DfbaProblem) -> dict:
                 for rid in exhausted:
                     conc[rid] = 0.0
                 biomass *= math.exp(mu * h)
+                if not math.isfinite(biomass) or any(not math.isfinite(c) for c in conc.values()):
+                    raise ComputationFailed(
+                        f"the state overflowed at t = {t:g} h (growth rate {mu:g}/h from objective "
+                        f"{solver.growth.id!r}); the objective must be a growth rate in 1/h")
                 t = target if target - t - h <= 1e-12 * max(1.0, abs(target)) else t + h
                 status, mu, secretion, reported = solver.solve(biomass, conc)
             out["biomass"].append(biomass)
