@@ -51,4 +51,5 @@ def metrics_view():
 
 @bp.get("/openapi.json")
 def openapi_view():
-    return json_response(openapi.document(_ctx().service))
+    ctx = _ctx()
+    return json_response(openapi.document(ctx.service, ctx.store.ids()))

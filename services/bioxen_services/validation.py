@@ -148,7 +148,7 @@ def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | Non
     if not isinstance(spec, dict):
         raise ValidationError(f"model must be an object, got {_type_name(spec)}")
     kinds = ("id", *text_kinds, "sha256")
-    given = [k for k in kinds if spec.get(k) is not None]
+    given = [k for k in kinds if k in spec]
     extra = sorted(set(spec) - set(kinds))
     if extra:
         raise ValidationError(f"model has unknown field(s) {extra}; give exactly one of {list(kinds)}")

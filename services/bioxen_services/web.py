@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 import zlib
@@ -51,6 +52,29 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
+#: a JSON escape of a UTF-16 surrogate; only then can a decoded string hold one
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(value) -> None:
+    """Refuse lone surrogates (``"\\ud800"``): valid JSON syntax, but no Unicode text, and every
+    engine and hash downstream would fail on them."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidJSON("request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), "
+                                  "which is not Unicode text") from exc
+
+
 def read_json(settings: Settings) -> dict:
     """The request body as a JSON object: gunzipped when ``Content-Encoding: gzip``, bounded in
     size before and after decompression, NaN/Infinity refused, nesting bounded."""
@@ -85,6 +109,8 @@ def read_json(settings: Settings) -> dict:
         raise ValidationError("request body must be a JSON object")
     if _depth(body, settings.max_json_depth) > settings.max_json_depth:
         raise InvalidJSON(f"request body nests deeper than {settings.max_json_depth} levels")
+    if _SURROGATE_ESCAPE.search(raw):
+        _check_unicode(body)
     return body
 
 

@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 def antimony_to_sbml(text: str) -> str:
     antimony.clearPreviousLoads()
     if antimony.loadAntimonyString(text) < 0:
-        message = (antimony.getLastError() or "unknown error").strip()
+        try:
+            message = (antimony.getLastError() or "unknown error").strip()
+        except UnicodeDecodeError:  # libAntimony may cut its message inside a multi-byte character
+            message = "the program could not be parsed (the parser's message was not valid UTF-8)"
         antimony.clearPreviousLoads()
         raise InvalidModel(f"Antimony syntax error: {message}")
     module = antimony.getMainModuleName()
