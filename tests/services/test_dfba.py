@@ -216,9 +216,10 @@ def test_inline_sbml_and_sha256_give_the_shipped_result(static_single):
     inline = post(url, {**ISSUE_REQUEST, "model": {"sbml": text}})
     assert inline.status_code == 200, inline.text
     by_hash = post(url, {**ISSUE_REQUEST, "model": {"sha256": inline.json()["model"]["sha256"]}}).json()
-    for body in (inline.json(), by_hash):
-        assert body["biomass"] == shipped["biomass"]
-        assert body["concentrations"] == shipped["concentrations"]
+    for body in (inline.json(), by_hash):  # another model object: the same LPs, equal to rounding
+        assert body["biomass"] == pytest.approx(shipped["biomass"], rel=1e-9)
+        for rid, series in shipped["concentrations"].items():
+            assert body["concentrations"][rid] == pytest.approx(series, rel=1e-9, abs=1e-12)
 
 
 # -- bad input: clear 4xx, through Flask's test client (same app as gunicorn serves) ---------------------
@@ -304,3 +305,25 @@ def test_openapi_describes_dfba(client):
     from bioxen_services.static.dfba_routes import FIELDS
 
     assert set(schema["properties"]) == set(FIELDS)
+
+
+# -- the Python client (bioxen_vm) against the real service -------------------------------------------
+def test_client_dfba_matches_the_http_answer(static_url):
+    from bioxen_vm import BiologicalComputationClient, ClientRequestError
+
+    direct = post(static_url, {**ISSUE_REQUEST, "bounds": OXYGEN_LIMITED}).json()
+    text = MODELS["e_coli_core"].read_text()
+    with BiologicalComputationClient(static_url, environ={}) as client:
+        shipped = client.dfba("e_coli_core", biomass=0.05, concentrations=ISSUE_REQUEST["concentrations"],
+                              uptake=ISSUE_REQUEST["uptake"], end=10, points=101, bounds=OXYGEN_LIMITED)
+        inline = client.dfba({"sbml": text}, biomass=0.05, concentrations=ISSUE_REQUEST["concentrations"],
+                             uptake=ISSUE_REQUEST["uptake"], end=10, points=101, bounds=OXYGEN_LIMITED)
+        with pytest.raises(ClientRequestError) as err:
+            client.dfba("e_coli_core", biomass=0.05, concentrations={"EX_nope_e": 1}, end=1)
+    for body in (shipped, inline):  # two workers: the same LPs from other warm starts, equal to rounding
+        assert body["biomass"] == pytest.approx(direct["biomass"], rel=1e-9)
+        for rid, series in direct["concentrations"].items():
+            assert body["concentrations"][rid] == pytest.approx(series, rel=1e-9, abs=1e-12)
+        assert body["status"] == direct["status"]
+    assert inline["model"]["sha256"] == direct["model"]["sha256"]  # the shipped file's text
+    assert err.value.status == 400 and err.value.code == "unknown_reaction"
