@@ -33,16 +33,6 @@ def dynamic_budget():
         yield proc
 
 
-@pytest.fixture(scope="module")
-def imm904_growth() -> float:
-    """iMM904 FBA growth by cobra with GLPK in this process (0.287866 in DESIGN.md)."""
-    import cobra
-
-    model = cobra.io.read_sbml_model(str(MODELS["iMM904"]))
-    model.solver = "glpk"
-    return model.slim_optimize()
-
-
 def _assert_timeout(resp: requests.Response, kind: str) -> None:
     assert resp.status_code == 504, resp.text[:500]
     error = resp.json()["error"]
