@@ -12,6 +12,7 @@ import time
 import uuid
 import zlib
 
+import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +28,14 @@ OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics", "/openapi.
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    """``payload`` as compact JSON. orjson writes every float as its shortest round-trip text, as
+    ``json.dumps`` does (the numbers parse back identical), 20x faster on large float arrays
+    (bench/RESULTS.md); engines map non-finite numbers to null themselves. Anything orjson refuses
+    (e.g. non-string keys) goes through the standard library."""
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:
+        body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     resp = Response(body, status=status, mimetype="application/json")
     if headers:
         resp.headers.update(headers)
