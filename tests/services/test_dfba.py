@@ -256,6 +256,7 @@ BAD = [
     ({"points": 501}, 422, "limit_exceeded", "limit of 500"),
     ({"max_step": 0}, 400, "invalid_request", "max_step"),
     ({"max_step": 0.001}, 422, "limit_exceeded", "max_step"),
+    ({"end": 100}, 422, "limit_exceeded", "in steps of at most 0.1 h"),  # default step, limit 500
     ({"bounds": {"EX_glc__D_e": [-5, -1]}}, 400, "invalid_request", "zero flux"),
     ({"bounds": {"EX_o2_e": [1, 0]}}, 400, "invalid_request", "lower bound"),
     ({"volume": 1}, 400, "invalid_request", "unknown field"),
@@ -281,6 +282,15 @@ def test_bad_input_through_gunicorn(static_url):
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "unknown_reaction"
     assert r.json()["error"]["details"]["ids"] == ["EX_nope_e"]
+
+
+def test_long_run_with_a_coarser_step(client):
+    """100 h exceed 500 default steps of 0.1 h (the limit set above); max_step 0.5 h fits, and the
+    adaptive step still resolves glucose exhaustion: the same final biomass as the 10 h run."""
+    r = client.post("/v1/dfba", json={**ISSUE_REQUEST, "end": 100, "max_step": 0.5})
+    assert r.status_code == 200
+    short = client.post("/v1/dfba", json=ISSUE_REQUEST).get_json()
+    assert r.get_json()["biomass"][-1] == pytest.approx(short["biomass"][-1], rel=2e-3)
 
 
 def test_no_substrate_is_an_answer_not_an_error(client):

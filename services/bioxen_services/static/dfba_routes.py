@@ -46,14 +46,15 @@ def parse_problem(body: dict, max_points: int) -> DfbaProblem:
     max_step = body.get("max_step")
     if max_step is not None:
         max_step = check_number(max_step, "max_step", minimum=0, exclusive_minimum=True)
-        if (end - start) / max_step > max_points:
-            raise LimitExceeded(f"max_step {max_step} h over {end - start} h makes more than "
-                                f"{max_points} steps; use a larger max_step")
-    return DfbaProblem(
+    problem = DfbaProblem(
         biomass=get_number(body, "biomass", minimum=0, exclusive_minimum=True),
         concentrations=concentrations, start=start, end=end, points=points, uptake=_uptake(body),
         fluxes=get_str_list(body, "fluxes", None), objective=get_str(body, "objective", None),
         bounds=get_bounds_map(body, "bounds"), max_step=max_step)
+    if (end - start) / problem.step() > max_points:
+        raise LimitExceeded(f"{end - start:g} h in steps of at most {problem.step():g} h make more than "
+                            f"{max_points} steps; give a larger max_step")
+    return problem
 
 
 @bp.post("/v1/dfba")
