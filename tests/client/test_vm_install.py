@@ -1,0 +1,63 @@
+"""The VM side installs and works with no engine: a clean virtual environment (no system site
+packages), ``pip install ./vm_client`` only, then import, a real FBA through the services, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from support import ROOT
+
+CHECK = r"""
+import importlib.util, json, sys
+import bioxen_vm
+from bioxen_vm import BiologicalComputationClient, create_bio_vm
+engines = {name: importlib.util.find_spec(name) is not None
+           for name in ("cobra", "roadrunner", "tellurium", "antimony", "optlang", "bioxen_services")}
+with BiologicalComputationClient(sys.argv[1], sys.argv[2], environ={}) as client:
+    growth = client.fba("e_coli_core")["objective_value"]
+    protein = client.simulate("gene_expression")["trajectories"]["protein"][-1]
+with create_bio_vm("clean_vm", "ecoli", "lightweight",
+                   {"computation_service_urls": {"static": sys.argv[1], "dynamic": sys.argv[2]}}) as vm:
+    vm_growth = vm.execute_biological_process("metabolic_flux_analysis")["biological_output"]["growth_rate"]
+print(json.dumps({"engines": engines, "growth": growth, "protein": protein, "vm_growth": vm_growth,
+                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("cobra", "roadrunner"))}))
+"""
+
+
+@pytest.mark.slow
+def test_clean_venv_installs_and_runs_the_client_without_engines(tmp_path, static_url, dynamic_url):
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    source = tmp_path / "vm_client"
+    shutil.copytree(ROOT / "vm_client", source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+           and not k.startswith(("BIOXEN_", "PROMETHEUS_"))}
+    env["BIOXEN_BYTECODE_DIR"] = str(ROOT / "bytecode")  # the VM image ships the manifest there
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)],
+                             env=env, capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    result = subprocess.run([str(python), "-c", CHECK, static_url, dynamic_url], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["engines"] == dict.fromkeys(report["engines"], False)
+    assert report["loaded"] == []
+    assert report["growth"] == pytest.approx(0.873922, abs=1e-6)
+    assert report["vm_growth"] == pytest.approx(0.873922, abs=1e-6)
+    assert report["protein"] == pytest.approx(0.487050, abs=1e-6)
+
+    bioxen = env_dir / "bin" / "bioxen"
+    health = subprocess.run([str(bioxen), "health", "--json", "--static-url", static_url, "--dynamic-url",
+                             dynamic_url], env=env, capture_output=True, text=True, timeout=60)
+    assert health.returncode == 0 and json.loads(health.stdout)["static_service"] is True
+    serve = subprocess.run([str(bioxen), "serve", "static"], env=env, capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2 and "needs the bioxen-services distribution" in serve.stderr
