@@ -177,6 +177,26 @@ def _time_to_exhaustion(amount: float, secretion: float, biomass: float, mu: flo
     return math.log1p(arg) / mu if arg > -1 else math.inf
 
 
+def _next_step(h: float, min_step: float, exchanges: dict[str, _Exchange], secretion: dict[str, float],
+               biomass: float, mu: float, conc: dict[str, float]) -> tuple[float, list[str]]:
+    """The step from ``h`` (at most): shortened to keep each kinetic substrate's change within
+    ``RTOL * (S + Km)`` (not below ``min_step``), then cut at the first exhaustion, whose exchanges
+    are returned so the caller sets them to exactly zero."""
+    for rid, ex in exchanges.items():
+        rate = -secretion[rid] * biomass
+        if ex.uptake is not None and rate > 0:
+            h = min(h, max(min_step, RTOL * (conc[rid] + ex.uptake.km) / rate))
+    exhausted: list[str] = []
+    for rid, sec in secretion.items():
+        if sec < 0:
+            t_out = _time_to_exhaustion(conc[rid], sec, biomass, mu)
+            if t_out < h:
+                h, exhausted = t_out, [rid]
+            elif t_out == h:
+                exhausted.append(rid)
+    return h, exhausted
+
+
 class _Solver:
     """The FBA of one state, with the exchanges' uptake bounds set from the state."""
 
@@ -236,17 +256,8 @@ def run_dfba(model: cobra.Model, problem: DfbaProblem) -> DfbaResult:
                 if secretion is None:  # no growth, no exchange: the state is frozen
                     t = target
                     break
-                h = min(max_step, target - t)
-                for rid, ex in exchanges.items():
-                    rate = -secretion[rid] * biomass
-                    if ex.uptake is not None and rate > 0:
-                        h = min(h, max(min_step, RTOL * (conc[rid] + ex.uptake.km) / rate))
-                exhausted = []
-                for rid, sec in secretion.items():
-                    if sec < 0:
-                        t_out = _time_to_exhaustion(conc[rid], sec, biomass, mu)
-                        if t_out <= h:
-                            h, exhausted = (t_out, [rid]) if t_out < h else (h, exhausted + [rid])
+                h, exhausted = _next_step(min(max_step, target - t), min_step, exchanges, secretion,
+                                          biomass, mu, conc)
                 grown = biomass * _growth_factor(mu, h)
                 for rid, sec in secretion.items():
                     conc[rid] = max(0.0, conc[rid] + sec * grown)
