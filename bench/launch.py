@@ -1,0 +1,58 @@
+"""Services for the benchmark: the production command (``bioxen serve``) started through the test
+suite's :class:`ServiceProcess`, plus what the benchmark reads about them (worker pids, RSS)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import ServiceProcess  # noqa: E402  (tests/support.py: the real `bioxen serve` as a subprocess)
+
+
+def children(pid: int) -> list[int]:
+    """Direct child pids of ``pid`` (the gunicorn workers of a master)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def worker_pids(service: ServiceProcess) -> list[int]:
+    return children(service.proc.pid)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` from /proc/<pid>/status (VmRSS, kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def start(service: str, host: str = "127.0.0.1", workers: int = 1, env: dict | None = None,
+          preload: str | None = None) -> tuple[ServiceProcess, float]:
+    """Start a service; returns it and the seconds from spawn to its first 200 on /readyz."""
+    proc = ServiceProcess(service, host=host, workers=workers, env=env, preload=preload)
+    started = time.perf_counter()
+    proc.start(wait=300)
+    return proc, time.perf_counter() - started
+
+
+@contextmanager
+def services(*specs: dict):
+    """Start every spec (keyword arguments of :func:`start`), yield the ServiceProcess list, stop all."""
+    with ExitStack() as stack:
+        procs = []
+        for spec in specs:
+            proc, _ = start(**spec)
+            stack.callback(proc.stop)
+            procs.append(proc)
+        yield procs
