@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_helpers import VALID_SIMULATE, RecordingHTTPServer
+from reliability_helpers import LIMITS, VALID_SIMULATE, RecordingHTTPServer
 from support import BYTECODE, MODELS, ServiceProcess
-
-LIMITS = {
-    "BIOXEN_MAX_BODY_BYTES": "2000000",  # e_coli_core's SBML (0.7 MB) still fits
-    "BIOXEN_MAX_TIME_POINTS": "1000",
-    "BIOXEN_MAX_SCAN_POINTS": "50",
-    "BIOXEN_MAX_KNOCKOUTS": "20",
-}
-
 
 @pytest.fixture(scope="session")
 def limited_static():
     """The static service, 2 workers, small limits, e_coli_core preloaded."""
-    with ServiceProcess("static", host="127.0.0.2", workers=2, env=LIMITS, preload="e_coli_core") as proc:
+    with ServiceProcess("static", host="127.0.0.21", workers=2, env=LIMITS, preload="e_coli_core") as proc:
         yield proc
 
 
 @pytest.fixture(scope="session")
 def limited_dynamic():
     """The dynamic service, 2 workers, small limits, the gene-expression program preloaded."""
-    with ServiceProcess("dynamic", host="127.0.0.2", workers=2, env=LIMITS, preload="gene_expression") as proc:
+    with ServiceProcess("dynamic", host="127.0.0.21", workers=2, env=LIMITS, preload="gene_expression") as proc:
         yield proc
 
 

@@ -10,6 +10,14 @@ from pathlib import Path
 
 import requests
 
+#: small limits of the services under test, so the limits are cheap to reach
+LIMITS = {
+    "BIOXEN_MAX_BODY_BYTES": "2000000",  # e_coli_core's SBML (0.7 MB) still fits
+    "BIOXEN_MAX_TIME_POINTS": "1000",
+    "BIOXEN_MAX_SCAN_POINTS": "50",
+    "BIOXEN_MAX_KNOCKOUTS": "20",
+}
+
 #: the valid requests run after every bad one, with the reference values of DESIGN.md
 VALID_FBA = ("/v1/fba", {"model": {"id": "e_coli_core"}, "fluxes": []})
 VALID_SIMULATE = ("/v1/simulate", {"model": {"id": "gene_expression"}, "start": 0, "end": 10, "points": 100,

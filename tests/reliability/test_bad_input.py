@@ -2,7 +2,7 @@
 message name the problem; after each, the same real gunicorn service answers a valid request with the
 value the in-process engine computes, and its worker processes are the same ones as before.
 
-The services run with small limits (see ``conftest.LIMITS``): 2 MB bodies, 1000 time points,
+The services run with small limits (see ``reliability_helpers.LIMITS``): 2 MB bodies, 1000 time points,
 50 scan points, 20 knockouts, JSON nesting 32.
 """
 
@@ -18,8 +18,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from conftest import LIMITS
-from reliability_helpers import children, fba_growth, simulate_final
+from reliability_helpers import LIMITS, children, fba_growth, simulate_final
 
 MAX_BODY = int(LIMITS["BIOXEN_MAX_BODY_BYTES"])
 ECOLI = {"id": "e_coli_core"}

@@ -22,13 +22,13 @@ BUDGET = {"BIOXEN_REQUEST_TIMEOUT_SECONDS": "1"}
 
 @pytest.fixture(scope="module")
 def static_budget():
-    with ServiceProcess("static", host="127.0.0.3", workers=1, env=BUDGET, preload="e_coli_core,iMM904") as proc:
+    with ServiceProcess("static", host="127.0.0.22", workers=1, env=BUDGET, preload="e_coli_core,iMM904") as proc:
         yield proc
 
 
 @pytest.fixture(scope="module")
 def dynamic_budget():
-    with ServiceProcess("dynamic", host="127.0.0.3", workers=1, env=BUDGET,
+    with ServiceProcess("dynamic", host="127.0.0.22", workers=1, env=BUDGET,
                         preload="gene_expression,teusink_glycolysis") as proc:
         yield proc
 
@@ -120,7 +120,7 @@ def test_inline_cache_evicts_least_recently_used(service, bound):
     env = ({"BIOXEN_MODEL_CACHE_SIZE": "2"} if bound == "count" else
            {"BIOXEN_MODEL_CACHE_BYTES": str(int(max(map(len, texts)) * 20 * 2.5))})
     preload = "e_coli_core" if service == "static" else "gene_expression"
-    with ServiceProcess(service, host="127.0.0.3", workers=1, env=env, preload=preload) as proc:
+    with ServiceProcess(service, host="127.0.0.22", workers=1, env=env, preload=preload) as proc:
         def send(model: dict) -> requests.Response:
             return requests.post(proc.url + path, json={"model": model, **extra}, timeout=60)
 

@@ -44,7 +44,7 @@ def imm904_fva_sample():
 
 @pytest.mark.slow
 def test_sigterm_drains_then_finishes_work_in_flight(imm904_fva_sample):
-    proc = ServiceProcess("static", host="127.0.0.4", workers=2, preload="e_coli_core,iMM904",
+    proc = ServiceProcess("static", host="127.0.0.23", workers=2, preload="e_coli_core,iMM904",
                           env={"BIOXEN_DRAIN_SECONDS": str(DRAIN_SECONDS)}).start()
     try:
         answer: dict = {}
