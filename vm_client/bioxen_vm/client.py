@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import discovery, metrics
-from .errors import (BioXenError, ClientRequestError, ServiceError,
+from .errors import (BioXenError, ClientRequestError, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
 from .transport import RequestsTransport, Timeout, TransportError
 
