@@ -31,6 +31,12 @@ def quantile(q: float, metric: str, by: str, sel: str = SEL) -> str:
     return f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{{{sel}}}[{RATE}])))"
 
 
+# model cache lookups per service; each side is 0 (not empty) while only the other has happened
+_HITS = f"sum by (service) (rate(bioxen_model_cache_hits_total{{{SEL}}}[{RATE}]))"
+_MISSES = f"sum by (service) (rate(bioxen_model_cache_misses_total{{{SEL}}}[{RATE}]))"
+CACHE_HITS = f"({_HITS} or 0 * {_MISSES})"
+CACHE_MISSES = f"({_MISSES} or 0 * {_HITS})"
+
 # (row title, [(panel title, unit, [(legend, expr), ...]), ...])
 ROWS = [
     ("Traffic", [
@@ -64,10 +70,7 @@ ROWS = [
     ]),
     ("Models and capacity", [
         ("Model cache hit ratio", "percentunit", [
-            ("{{service}}",
-             f"sum by (service) (rate(bioxen_model_cache_hits_total{{{SEL}}}[{RATE}]))"
-             f" / (sum by (service) (rate(bioxen_model_cache_hits_total{{{SEL}}}[{RATE}]))"
-             f" + sum by (service) (rate(bioxen_model_cache_misses_total{{{SEL}}}[{RATE}])))")]),
+            ("{{service}}", f"{CACHE_HITS} / ({CACHE_HITS} + {CACHE_MISSES})")]),
         ("Models loaded per worker (max)", "short", [
             ("{{service}}", f"max by (service) (bioxen_models_loaded{{{SEL}}})")]),
         ("Mean model load time", "s", [
