@@ -1,6 +1,6 @@
-"""Helpers of the reliability tests and the soak: the worker processes of a real gunicorn master
-(read from /proc, no debug endpoint), their memory, the valid reference requests and an HTTP listener
-that records whether anything ever fetched from it."""
+"""Helpers of the reliability tests: the worker processes of a real gunicorn master (read from /proc, no
+debug endpoint), the valid reference requests, and an HTTP listener that records whether anything ever
+fetched from it."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ LIMITS = {
     "BIOXEN_MAX_KNOCKOUTS": "20",
 }
 
-#: the valid requests run after every bad one, with the reference values of DESIGN.md
-VALID_FBA = ("/v1/fba", {"model": {"id": "e_coli_core"}, "fluxes": []})
+#: the valid request run after every bad one, with the reference values of DESIGN.md
 VALID_SIMULATE = ("/v1/simulate", {"model": {"id": "gene_expression"}, "start": 0, "end": 10, "points": 100,
                                    "selections": ["mRNA", "protein"]})
 
@@ -35,13 +34,6 @@ def _parent(pid: str) -> int | None:
 def children(pid: int) -> set[int]:
     """PIDs whose parent is ``pid`` (gunicorn's workers, when ``pid`` is the master)."""
     return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p.name) == pid}
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def fba_growth(url: str, model_id: str = "e_coli_core", timeout: float = 60) -> float:

@@ -39,6 +39,8 @@ COMP_EXTERNAL = (
     'comp:required="true"><model id="m"><comp:listOfSubmodels><comp:submodel comp:id="s" comp:modelRef="x"/>'
     '</comp:listOfSubmodels></model><comp:listOfExternalModelDefinitions><comp:externalModelDefinition '
     f'comp:id="x" comp:source="{TRAP}/external.xml" comp:modelRef="x"/></comp:listOfExternalModelDefinitions></sbml>')
+#: ~1600 oscillations per time unit: CVODE gives up after mxstep (20,000) steps within one output interval
+FAST_OSCILLATOR = "model fast\n x' = w*y\n y' = -w*x\n x = 1\n y = 0\n w = 10000\nend\n"
 NOT_CLOSED = '<?xml version="1.0"?><sbml xmlns="http://www.sbml.org/sbml/level3/version1/core"><model id="x">'
 
 
@@ -221,6 +223,8 @@ DYNAMIC = [
          "DOCTYPE or ENTITY declaration is refused"),
     Case("sbml_comp_external_model", "/v1/simulate", {"model": {"sbml": COMP_EXTERNAL}}, 400, "invalid_model",
          "externalModelDefinition is refused"),
+    Case("integrator_too_much_work", "/v1/simulate", {"model": {"antimony": FAST_OSCILLATOR}, "end": 1, "points": 2},
+         422, "computation_failed", "CV_TOO_MUCH_WORK"),
     Case("model_path", "/v1/simulate", {"model_path": "/etc/passwd"}, 400, "model_path_not_allowed",
          "never read from a server path"),
     Case("model_path_phase1", "/compute/kinetic", {"model_path": "/etc/passwd"}, 400, "model_path_not_allowed",

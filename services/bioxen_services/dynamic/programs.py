@@ -75,7 +75,10 @@ def compile_program(text: str, fmt: str) -> Program:
         raise InvalidModel(f"the model could not be compiled: {str(exc).strip()[:300]}") from exc
     if rr.model.getNumFloatingSpecies() == 0 and rr.model.getNumRateRules() == 0:
         raise InvalidModel("the model has no floating species or rate rules: nothing to simulate")
-    rr.simulate(0, 1, 2)  # warm the integrator
+    try:
+        rr.simulate(0, 1, 2)  # warm the integrator
+    except RuntimeError:  # e.g. CV_TOO_MUCH_WORK: the model is valid; a request on it will say why it fails
+        log.debug("warm-up simulation failed", exc_info=True)
     rr.resetAll()
     return Program(rr, sbml)
 
