@@ -3,6 +3,7 @@ suite's :class:`ServiceProcess`, plus what the benchmark reads about them (worke
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import ExitStack, contextmanager
@@ -56,3 +57,13 @@ def services(*specs: dict):
             stack.callback(proc.stop)
             procs.append(proc)
         yield procs
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (/proc/<pid>/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def workers_cpu(procs) -> float:
+    return sum(cpu_seconds(pid) for proc in procs for pid in worker_pids(proc))

@@ -35,14 +35,20 @@ def fva_row(quick: bool = False) -> tuple[list[Row], dict]:
     diag: dict = {"reactions": len(reactions)}
     with launch.services({"service": "static", "host": "127.0.0.2", "preload": "iMM904"},
                          {"service": "static", "host": "127.0.0.3", "preload": "iMM904"}) as (one, two):
-        def run(urls):
-            with BiologicalComputationClient(static_service_url=urls, timeout=900) as client:
-                started = time.perf_counter()
-                answer = client.fva("iMM904", reactions=reactions)
-                return time.perf_counter() - started, answer
+        cores: dict[int, list[float]] = {1: [], 2: []}
 
-        run([one.url])  # warm-up: both replicas' GLPK bases and the client pool
-        run([two.url])
+        def run(urls, subset=None):
+            with BiologicalComputationClient(static_service_url=urls, timeout=900) as client:
+                cpu = launch.workers_cpu([one, two])
+                started = time.perf_counter()
+                answer = client.fva("iMM904", reactions=subset or reactions)
+                elapsed = time.perf_counter() - started
+                cores[len(urls)].append((launch.workers_cpu([one, two]) - cpu) / elapsed)
+                return elapsed, answer
+
+        run([one.url], reactions[:100])  # warm-up: both replicas' GLPK bases and the client pool
+        run([two.url], reactions[:100])
+        cores[1].clear()
         single, double = [], []
         for i in range(reps):  # alternate, so background load hits both configurations alike
             for urls, out in (([one.url], single), ([one.url, two.url], double))[::1 if i % 2 == 0 else -1]:
@@ -52,13 +58,15 @@ def fva_row(quick: bool = False) -> tuple[list[Row], dict]:
                     row.notes.append(f"{len(answer['ranges'])} ranges for {len(reactions)} reactions")
                 diag.setdefault("answers", []).append(answer)
     answers = diag.pop("answers")
+    diag["worker_cores"] = cores
     worst = max(abs(a["ranges"][r][k] - answers[0]["ranges"][r][k]) for a in answers[1:]
                 for r in reactions for k in ("minimum", "maximum"))
     diag["largest_difference_between_runs"] = worst
     row.service, row.reference_stats = stats(double), stats(single)
     row.value = row.reference_stats["median"] / row.service["median"]
     row.notes.append(f"median {row.reference_stats['median']:.2f} s on 1 replica, {row.service['median']:.2f} s "
-                     f"on 2; ranges agree between runs to {worst:.1e}")
+                     f"on 2; ranges agree between runs to {worst:.1e}; cores used by the workers: "
+                     f"{stats(cores[1])['median']:.2f} (1 replica), {stats(cores[2])['median']:.2f} (2 replicas)")
     return [row.decide()], diag
 
 
@@ -75,8 +83,9 @@ def request_mix(model_ids: dict[str, list[str]]):
         yield "/v1/fva", {"model": {"id": "e_coli_core"}, "fraction_of_optimum": 0.9}
 
 
-def drive(url: str, clients: int, seconds: float, model_ids: dict) -> dict:
-    """``clients`` threads, each with its own session, send the mix for ``seconds``; answers counted."""
+def drive(url: str, clients: int, seconds: float, model_ids: dict, service=None) -> dict:
+    """``clients`` threads, each with its own session, send the mix for ``seconds``; answers counted, and
+    the cores used by the service's workers and by this load generator (CPU seconds / wall seconds)."""
     done, errors = [0] * clients, [0] * clients
     stop = time.monotonic() + seconds
 
@@ -93,13 +102,19 @@ def drive(url: str, clients: int, seconds: float, model_ids: dict) -> dict:
                 errors[i] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    cpu_workers = launch.workers_cpu([service]) if service else 0.0
+    cpu_self = time.process_time()
     started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    return {"requests": sum(done), "errors": sum(errors), "seconds": elapsed, "per_second": sum(done) / elapsed}
+    out = {"requests": sum(done), "errors": sum(errors), "seconds": elapsed, "per_second": sum(done) / elapsed,
+           "load_generator_cores": (time.process_time() - cpu_self) / elapsed}
+    if service:
+        out["worker_cores"] = (launch.workers_cpu([service]) - cpu_workers) / elapsed
+    return out
 
 
 def throughput_row(quick: bool = False) -> tuple[list[Row], dict]:
@@ -115,9 +130,9 @@ def throughput_row(quick: bool = False) -> tuple[list[Row], dict]:
         for url in (w1.url, w2.url):
             drive(url, clients, 2, ids)  # warm-up: every worker's first requests
         for i in range(rounds):
-            for workers, url in ((1, w1.url), (2, w2.url))[::1 if i % 2 == 0 else -1]:
-                runs[workers].append(drive(url, clients, seconds, ids))
-                log.info("throughput %d worker(s): %.1f req/s", workers, runs[workers][-1]["per_second"])
+            for workers, proc in ((1, w1), (2, w2))[::1 if i % 2 == 0 else -1]:
+                runs[workers].append(drive(proc.url, clients, seconds, ids, proc))
+                log.info("throughput %d worker(s): %s", workers, runs[workers][-1])
     one = [r["per_second"] for r in runs[1]]
     two = [r["per_second"] for r in runs[2]]
     row.service, row.reference_stats = stats(two), stats(one)
@@ -125,6 +140,11 @@ def throughput_row(quick: bool = False) -> tuple[list[Row], dict]:
     errors = sum(r["errors"] for rs in runs.values() for r in rs)
     if errors:
         row.notes.append(f"{errors} requests failed")
+    cores = {w: stats([r["worker_cores"] for r in runs[w]])["median"] for w in runs}
+    gen = stats([r["load_generator_cores"] for r in runs[2]])["median"]
+    row.notes.append(f"cores used by the workers: {cores[1]:.2f} with 1 worker, {cores[2]:.2f} with 2; by the "
+                     f"load generator: {gen:.2f} (2 workers); throughput per worker-core: "
+                     f"{row.reference_stats['median'] / cores[1]:.1f} vs {row.service['median'] / cores[2]:.1f} req/s")
     return [row.decide()], {"runs": runs}
 
 

@@ -57,12 +57,70 @@ def print_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+MARK_START = "<!-- bench:results:start (written by bench/run.py) -->"
+MARK_END = "<!-- bench:results:end -->"
+
+
+def markdown(info: dict, rows: list[Row], diagnostics: dict) -> str:
+    """The machine and the table as Markdown, for the block between the markers in RESULTS.md."""
+    v = info["versions"]
+    lines = [f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {info['commit']}, "
+             f"{info['total_seconds']:.0f} s. Machine: {info['nproc']} CPUs ({info['cpu']}), "
+             f"{info['memory_gib']} GiB, {info['platform']}; Python {info['python']}, cobra {v['cobra']} "
+             f"(GLPK via swiglpk {v['swiglpk']}), libroadrunner {v['libroadrunner']}, antimony {v['antimony']}, "
+             f"Flask {v['flask']}, gunicorn {v['gunicorn']}; threads {info['threads']}. Load average "
+             f"{info['load_before']} before, {info['load_after']} after.", "",
+             "| row | service | in-process / baseline | value | target | status |",
+             "|---|---|---|---|---|---|"]
+
+    def fmt(stats, unit):
+        if not stats or stats.get("median") is None:
+            return "-"
+        m = stats["median"]
+        text = (f"{m * 1e3:.2f} ms" if m < 1 else f"{m:.2f} s") if unit == "s" else f"{m:.4g} {unit}"
+        return text + (f" (n={stats['n']})" if stats.get("n", 1) > 1 else "")
+
+    for r in rows:
+        value = "-" if r.value is None else (f"{r.value:.2%}" if r.kind == "growth_max" else f"{r.value:.3g}")
+        lines.append(f"| {r.id} | {fmt(r.service, r.unit)} | {fmt(r.reference_stats, r.unit)} | {value} | "
+                     f"{r.target_text()} | **{r.status}** |")
+    notes = [f"- `{r.id}`: {n}" for r in rows for n in r.notes]
+    floor = diagnostics.get("latency", {}).get("http_floor_static")
+    if floor:
+        notes.append(f"- HTTP floor (static, 1 worker): GET /healthz {floor['healthz_session_median_s'] * 1e3:.2f} ms "
+                     f"through the requests.Session, {floor['healthz_bare_socket_median_s'] * 1e3:.2f} ms over a "
+                     f"bare socket; answers carry `Connection: {floor['connection_header']}`.")
+    return "\n".join([MARK_START, *lines, "", *notes, MARK_END])
+
+
+def update_results_md(path: Path, block: str) -> None:
+    """Replace the marked block in ``path`` (kept: everything outside the markers)."""
+    text = path.read_text() if path.exists() else ""
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        text = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        text = text + ("\n" if text else "") + "## Benchmarks\n\n" + block + "\n"
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (~2 min)")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups of {list(GROUPS)}")
+    parser.add_argument("--results-md", type=Path, default=Path(__file__).with_name("RESULTS.md"),
+                        help="rewrite the marked results block of this file (not on --quick or --only runs)")
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                        help="only rewrite the results block of --results-md from an earlier run's JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        fields = set(Row.__dataclass_fields__)
+        rows = [Row(**{k: v for k, v in r.items() if k in fields}) for r in saved["rows"]]
+        update_results_md(args.results_md, markdown(saved["machine"], rows, saved["diagnostics"]))
+        print(f"updated {args.results_md} from {args.render}")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     unknown = set(args.only.split(",")) - set(GROUPS)
     if unknown:
@@ -97,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": info, "quick": args.quick, "rows": [r.as_dict() for r in rows],
                                     "diagnostics": diagnostics, "table": table}, indent=2) + "\n")
+    if not args.quick and set(args.only.split(",")) == set(GROUPS):
+        update_results_md(args.results_md, markdown(info, rows, diagnostics))
+        print(f"updated {args.results_md}")
     print(f"\nwritten {args.out} in {info['total_seconds']} s (load average {info['load_before']} -> "
           f"{info['load_after']})")
     return 0
