@@ -25,7 +25,7 @@ def missing_requirement() -> str | None:
     except subprocess.TimeoutExpired:
         return "docker info timed out (no reachable daemon)"
     if info.returncode != 0:
-        return f"the docker daemon is not reachable ({(info.stderr or info.stdout).strip().splitlines()[-1:]})"
+        return "the docker daemon is not reachable: " + " ".join((info.stderr or info.stdout).strip().splitlines()[-1:])
     if not shutil.which("kind"):
         return "kind is not installed"
     return None

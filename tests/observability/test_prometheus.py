@@ -180,8 +180,9 @@ class VMExporter:
         return {s.name for family in self.metrics.REGISTRY.collect() for s in family.samples}
 
     def stop(self) -> None:
-        if self.server is not None and hasattr(self.server, "shutdown"):
+        if self.server is not None:
             self.server.shutdown()
+            self.server.server_close()
 
 
 @pytest.fixture(scope="module")
