@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_helpers import LIMITS, VALID_SIMULATE, RecordingHTTPServer
-from support import BYTECODE, MODELS, ServiceProcess
+from reliability_helpers import LIMITS, VALID_SIMULATE, RecordingHTTPServer, gene_expression_rr
+from support import MODELS, ServiceProcess
 
 @pytest.fixture(scope="session")
 def limited_static():
@@ -46,12 +46,7 @@ def imm904_growth() -> float:
 @pytest.fixture(scope="session")
 def gene_expression_final() -> dict[str, float]:
     """Final mRNA and protein of simulate(0, 10, 100) by libRoadRunner in this process."""
-    import antimony
-    import roadrunner
-
-    antimony.clearPreviousLoads()
-    assert antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text()) >= 0
-    rr = roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))
+    rr = gene_expression_rr()
     body = VALID_SIMULATE[1]
     data = rr.simulate(body["start"], body["end"], body["points"], ["time", "[mRNA]", "[protein]"])
     return {"mRNA": float(data[-1, 1]), "protein": float(data[-1, 2])}

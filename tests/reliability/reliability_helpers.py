@@ -23,6 +23,18 @@ VALID_SIMULATE = ("/v1/simulate", {"model": {"id": "gene_expression"}, "start": 
                                    "selections": ["mRNA", "protein"]})
 
 
+def gene_expression_rr():
+    """A RoadRunner of the shipped gene-expression program, compiled in this process via libAntimony."""
+    import antimony
+    import roadrunner
+
+    from support import BYTECODE
+
+    antimony.clearPreviousLoads()
+    assert antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text()) >= 0
+    return roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))
+
+
 def _parent(pid: str) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

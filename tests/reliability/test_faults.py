@@ -20,11 +20,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from bioxen_vm import BiologicalComputationClient
 from bioxen_vm.vm import BasicBiologicalVM
 from client.client_support import DnsServer, ReplicaSet, cluster_name, metric_value, port_free_on
-from support import BYTECODE, MODELS, ServiceProcess
+from reliability_helpers import gene_expression_rr
+from support import MODELS, ServiceProcess
 
 STATIC_HOSTS = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
 DYNAMIC_HOSTS = ["127.0.0.34", "127.0.0.35"]
@@ -50,18 +52,9 @@ def growth_by_glucose() -> dict[float, float]:
     return out
 
 
-def _gene_expression_rr():
-    import antimony
-    import roadrunner
-
-    antimony.clearPreviousLoads()
-    assert antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text()) >= 0
-    return roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))
-
-
 @pytest.fixture(scope="module")
 def final_by_time_end() -> dict[float, dict[str, float]]:
-    rr = _gene_expression_rr()
+    rr = gene_expression_rr()
     out = {}
     for end in TIME_ENDS:
         rr.resetAll()
@@ -121,8 +114,6 @@ def _check(kind: str, param, result: dict, growth_by_glucose, final_by_time_end)
 
 
 def _served(replicas: ReplicaSet, host: str, endpoint: str) -> float:
-    import requests
-
     text = requests.get(replicas.url(host) + "/metrics", timeout=5).text
     return metric_value(text, "bioxen_http_requests_total", endpoint=endpoint, method="POST", status="200")
 

@@ -14,7 +14,7 @@ import re
 import pytest
 import requests
 
-from reliability_helpers import children, fba_growth, simulate_final
+from reliability_helpers import children, fba_growth, gene_expression_rr, simulate_final
 from support import BYTECODE, MODELS, ServiceProcess
 
 BUDGET = {"BIOXEN_REQUEST_TIMEOUT_SECONDS": "1"}
@@ -141,3 +141,15 @@ def test_inline_cache_evicts_least_recently_used(service, bound):
         for sha in (shas[0], shas[2]):
             assert send({"sha256": sha}).status_code == 200
         assert _evictions(proc.url, service) == before + 1
+
+
+def test_request_changes_do_not_leak_into_model_detail(dynamic_budget):
+    """A simulation with changed parameters leaves the cached program as shipped: the detail shows the
+    program's own values (one worker, so the detail comes from the very instance that simulated)."""
+    rr = gene_expression_rr()
+    expected = {p: rr[p] for p in rr.model.getGlobalParameterIds()}
+    resp = requests.post(dynamic_budget.url + "/v1/simulate", timeout=60, json={
+        "model": {"id": "gene_expression"}, "parameters": {"k_transcription": 0.4}})
+    assert resp.status_code == 200, resp.text
+    detail = requests.get(dynamic_budget.url + "/v1/models/gene_expression", timeout=60).json()
+    assert detail["parameters"] == pytest.approx(expected, rel=1e-12)

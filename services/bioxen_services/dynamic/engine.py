@@ -173,6 +173,7 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
 
 def describe(program: Program) -> dict:
     rr = program.rr
+    rr.resetAll()  # the program as shipped, not with the parameters the last request set
     return {"floating_species": species_ids(rr),
             "boundary_species": list(rr.model.getBoundarySpeciesIds()),
             "parameters": {p: float(rr[p]) for p in rr.model.getGlobalParameterIds()},
