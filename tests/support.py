@@ -28,6 +28,18 @@ MODELS = {
 BIN = Path(sys.executable).parent
 
 
+def metric_value(text: str, name: str, **labels) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels`` in a Prometheus exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -112,3 +124,16 @@ def running(service: str, **kwargs):
         yield proc.start()
     finally:
         proc.stop()
+
+
+def reference_roadrunner(program: str):
+    """A fresh RoadRunner for a shipped program, built the way a user would in their own process."""
+    import roadrunner
+
+    if program == "gene_expression":
+        import tellurium as te
+
+        return te.loada((BYTECODE / "kinetic" / "gene_expression.ant").read_text())
+    files = {"repressilator": "BIOMD0000000012.xml", "teusink_glycolysis": "BIOMD0000000064.xml",
+             "chassagnole_central_carbon": "BIOMD0000000051.xml", "kholodenko_mapk": "BIOMD0000000010.xml"}
+    return roadrunner.RoadRunner(str(BYTECODE / "kinetic" / files[program]))

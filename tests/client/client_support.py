@@ -13,11 +13,13 @@ from pathlib import Path
 
 import dns.resolver
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from support import ServiceProcess
+from support import ServiceProcess, metric_value  # noqa: F401 (re-exported to the client tests)
 
 DNSMASQ = "/usr/sbin/dnsmasq"
+#: loopback addresses of the client tests' service replicas
+STATIC_HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+DYNAMIC_HOSTS = ["127.0.0.5", "127.0.0.6"]
 NAMESPACE = "default"
 
 
@@ -153,15 +155,6 @@ class ReplicaSet:
         return {host: metric_value(requests.get(proc.url + "/metrics", timeout=5).text,
                                    "bioxen_http_requests_total", endpoint=endpoint, method="POST", status="200")
                 for host, proc in self.replicas.items()}
-
-
-def metric_value(text: str, name: str, **labels) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
 
 
 class FakeClock:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from client_support import DnsServer, ReplicaSet, cluster_name, port_free_on
-
-STATIC_HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
-DYNAMIC_HOSTS = ["127.0.0.5", "127.0.0.6"]
+from client_support import DYNAMIC_HOSTS, STATIC_HOSTS, DnsServer, ReplicaSet, cluster_name, port_free_on
 
 
 @pytest.fixture(scope="session")

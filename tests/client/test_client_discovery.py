@@ -9,7 +9,7 @@ from bioxen_vm import BiologicalComputationClient, ServiceUnavailable
 from bioxen_vm.discovery import (ClusterSettings, DnsSource, EndpointPool, StaticSource, source_for,
                                  split_urls)
 from client_support import FakeClock, cluster_name
-from conftest import DYNAMIC_HOSTS, STATIC_HOSTS
+from client_support import DYNAMIC_HOSTS, STATIC_HOSTS
 
 REFERENCE_GROWTH = 0.873922  # e_coli_core, default medium (DESIGN.md)
 

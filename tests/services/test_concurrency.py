@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import reference_roadrunner
+from support import reference_roadrunner
 
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 25

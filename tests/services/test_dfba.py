@@ -16,7 +16,7 @@ import pytest
 import requests
 from scipy.integrate import solve_ivp
 
-from conftest import metric_value
+from support import metric_value
 from support import MODELS
 
 ISSUE_REQUEST = {"model": {"id": "e_coli_core"}, "biomass": 0.05,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import metric_value, reference_roadrunner
+from support import metric_value, reference_roadrunner
 from support import BYTECODE
 
 PROGRAMS = ["gene_expression", "repressilator", "teusink_glycolysis", "chassagnole_central_carbon",

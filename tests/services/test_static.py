@@ -10,7 +10,7 @@ import pytest
 import requests
 from cobra.flux_analysis import flux_variability_analysis, pfba, single_gene_deletion
 
-from conftest import metric_value
+from support import metric_value
 from support import MODELS
 
 # Reference values from shared/DESIGN.md (GLPK); the tests also recompute each one in-process.
