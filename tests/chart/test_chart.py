@@ -204,12 +204,17 @@ def test_probe_paths_exist_in_the_app_and_ports_match(objects, url_maps):
 
 
 def test_graceful_shutdown_budget(objects):
+    from bioxen_services.settings import Settings
+
     for svc in SERVICES:
         spec = named(objects, "Deployment", f"{RELEASE}-{svc}")["spec"]["template"]["spec"]
-        command = _container(spec)["lifecycle"]["preStop"]["exec"]["command"]
+        container = _container(spec)
+        command = container["lifecycle"]["preStop"]["exec"]["command"]
         assert command[0] == "sleep"
-        # preStop sleep, then gunicorn's 30 s graceful timeout, must fit in the grace period
-        assert spec["terminationGracePeriodSeconds"] > int(command[1]) + 30
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        budget = float(env.get("BIOXEN_REQUEST_TIMEOUT_SECONDS") or Settings.request_timeout_seconds)
+        # preStop sleep, then gunicorn's graceful timeout (the request budget + 5 s, server.py) must fit
+        assert spec["terminationGracePeriodSeconds"] > int(command[1]) + budget + 5
 
 
 @pytest.mark.parametrize("cpu, workers", [("250m", "1"), ("1", "1"), ("1500m", "2"), ("2", "2"), ("3", "3")])
