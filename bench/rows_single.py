@@ -12,13 +12,12 @@ import logging
 import math
 import re
 import socket
-import time
 
 import numpy as np
 import requests
 
 import launch
-from timing import Row, paired, samples, stats
+from timing import Row, paired, samples, stats, timed
 
 log = logging.getLogger("bench.single")
 
@@ -249,7 +248,7 @@ def inline_row(http: Http, reps: int) -> Row:
     bounds = dict(GLUCOSE_BOUND)
     with BiologicalComputationClient(static_service_url=http.url, timeout=600) as client:
         before = cache_counts(http)
-        upload_seconds, first = timed_call(lambda: client.fba({"sbml": text}, bounds=bounds))
+        upload_seconds, first = timed(lambda: client.fba({"sbml": text}, bounds=bounds))
         s_times, r_times = paired(lambda: client.fba({"sbml": text}, bounds=bounds),
                                   lambda: client.fba("iMM904", bounds=bounds), reps, warmup=5)
         by_id = client.fba("iMM904", bounds=bounds)
@@ -266,12 +265,6 @@ def inline_row(http: Http, reps: int) -> Row:
     if not close(first["objective_value"], by_id["objective_value"]):
         row.notes.append("inline and registry answers differ")
     return row
-
-
-def timed_call(fn):
-    started = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - started, value
 
 
 # -- the HTTP floor ------------------------------------------------------------------------------------
