@@ -27,10 +27,19 @@ def cluster_name(service: str, release: str = "bioxen") -> str:
     return f"{release}-{service}.{NAMESPACE}.svc.cluster.local"
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def free_dns_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host``: dnsmasq listens on both."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = udp.getsockname()[1]
+            try:
+                with socket.socket() as tcp:
+                    tcp.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no port free for UDP and TCP on {host}")
 
 
 def port_free_on(hosts: list[str]) -> int:
@@ -57,7 +66,7 @@ class DnsServer:
         self.dir = Path(tempfile.mkdtemp(prefix="bioxen-dns-"))
         self.dir.chmod(0o755)
         self.hosts = self.dir / "hosts"
-        self.port = free_udp_port()
+        self.port = free_dns_port()
         self.records = records
         self.proc: subprocess.Popen | None = None
 
@@ -73,7 +82,18 @@ class DnsServer:
         tmp.replace(self.hosts)
         self.records = records
 
-    def start(self) -> "DnsServer":
+    def start(self, attempts: int = 3) -> "DnsServer":
+        """Start dnsmasq; a port taken between choosing and binding it is retried on a new port."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self.port = free_dns_port()
+        raise AssertionError("unreachable")
+
+    def _start(self) -> "DnsServer":
         self._write(self.records)
         cmd = [DNSMASQ, "--no-daemon", f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",
                "--no-resolv", "--no-hosts", f"--addn-hosts={self.hosts}", "--local-ttl=1",
