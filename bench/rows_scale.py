@@ -210,7 +210,7 @@ def memory_of(service: str, total: int, checkpoints: tuple[int, ...]) -> tuple[f
     proc, cold = launch.start(service, host="127.0.0.4")
     try:
         worker, = launch.worker_pids(proc)
-        http = Http(proc.url)
+        http = Http(proc.url, service)
         rss: dict[int, int] = {0: launch.rss_bytes(worker)}
         codes: dict[int, int] = {}
         for n, (method, path, body) in enumerate(itertools.islice(mix, total), start=1):

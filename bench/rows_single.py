@@ -1,9 +1,11 @@
 """Rows measured against one single-worker replica of each service, one client, sequential requests:
 each row times the service call and the issue's in-process reference of the same work, interleaved.
 
-The service side is a keep-alive ``requests.Session`` POSTing JSON and decoding the answer (gunicorn's sync
-workers answer ``Connection: close``, so every request still opens a new TCP connection: the diagnostics
-measure that floor). The in-process side is what a user with the engine in their own process would write.
+The service side is the VM client's own request path (``BiologicalComputationClient.request`` over its
+default ``http.client`` transport: what a VM pays per call; gunicorn's sync workers answer
+``Connection: close``, so every request opens a new TCP connection, and the diagnostics measure that
+floor, also through a ``requests.Session`` for comparison). The in-process side is what a user with the
+engine in their own process would write.
 """
 
 from __future__ import annotations
@@ -27,17 +29,19 @@ GLUCOSE_BOUND = {"EX_glc__D_e": (-5.0, 1000.0)}
 
 
 class Http:
-    """POST/GET JSON on one keep-alive session; a non-2xx answer raises with the service's message."""
+    """POST JSON through the VM client (a non-2xx answer raises with the service's message); GET text
+    and the floor diagnostics on a ``requests.Session``."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, service: str):
+        from bioxen_vm.client import BiologicalComputationClient
+
         self.url = url
+        self.service = service
+        self.client = BiologicalComputationClient(url, url, timeout=600, retries=0)
         self.session = requests.Session()
 
     def post(self, path: str, body: dict) -> dict:
-        resp = self.session.post(self.url + path, json=body, timeout=600)
-        if resp.status_code != 200:
-            raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
+        return self.client.request(self.service, "POST", path, body)
 
     def get_text(self, path: str) -> str:
         return self.session.get(self.url + path, timeout=60).text
@@ -277,7 +281,10 @@ def http_floor(http: Http, host: str, port: int, reps: int) -> dict:
                 pass
 
     resp = http.session.get(http.url + "/healthz")
+    transport = http.client.transport
     return {"connection_header": resp.headers.get("Connection"),
+            "healthz_client_median_s": stats(samples(lambda: transport.request("GET", http.url + "/healthz"),
+                                                     reps, 20))["median"],
             "healthz_session_median_s": stats(samples(lambda: http.session.get(http.url + "/healthz"),
                                                       reps, 20))["median"],
             "healthz_bare_socket_median_s": stats(samples(bare, reps, 20))["median"]}
@@ -290,7 +297,7 @@ def latency_rows(quick: bool = False) -> tuple[list[Row], dict]:
     diag: dict = {}
     with launch.services({"service": "static", "host": "127.0.0.2"},
                          {"service": "dynamic", "host": "127.0.0.2"}) as (static, dynamic):
-        s_http, d_http = Http(static.url), Http(dynamic.url)
+        s_http, d_http = Http(static.url, "static"), Http(dynamic.url, "dynamic")
         diag["http_floor_static"] = http_floor(s_http, static.host, static.port, reps)
         rows.append(fba_row(s_http, "e_coli_core", 1.5, reps))
         rows.append(fba_row(s_http, "iMM904", 1.2, max(30, reps // 3)))

@@ -87,8 +87,9 @@ def markdown(info: dict, rows: list[Row], diagnostics: dict) -> str:
     notes = [f"- `{r.id}`: {n}" for r in rows for n in r.notes]
     floor = diagnostics.get("latency", {}).get("http_floor_static")
     if floor:
-        notes.append(f"- HTTP floor (static, 1 worker): GET /healthz {floor['healthz_session_median_s'] * 1e3:.2f} ms "
-                     f"through the requests.Session, {floor['healthz_bare_socket_median_s'] * 1e3:.2f} ms over a "
+        notes.append(f"- HTTP floor (static, 1 worker): GET /healthz {floor['healthz_client_median_s'] * 1e3:.2f} ms "
+                     f"through the VM client's transport, {floor['healthz_session_median_s'] * 1e3:.2f} ms "
+                     f"through a requests.Session, {floor['healthz_bare_socket_median_s'] * 1e3:.2f} ms over a "
                      f"bare socket; answers carry `Connection: {floor['connection_header']}`.")
     return "\n".join([MARK_START, *lines, "", *notes, MARK_END])
 

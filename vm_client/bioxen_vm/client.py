@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
-from .transport import RequestsTransport, Timeout, TransportError
+from .transport import HTTPTransport, Timeout, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class BiologicalComputationClient:
         self.concurrency = max(1, concurrency)
         env = os.environ if environ is None else environ
         self.token = token if token is not None else env.get("BIOXEN_API_TOKEN") or None
-        self.transport = transport or RequestsTransport(pool_size=max(32, self.concurrency * 2))
+        self.transport = transport or HTTPTransport()
         self.pools = {
             service: discovery.EndpointPool(service, discovery.source_for(service, explicit, env),
                                             clock=clock, on_change=metrics.set_endpoints)

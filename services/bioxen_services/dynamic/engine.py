@@ -77,10 +77,12 @@ def prepare(program: Program, spec: SimSpec) -> tuple[roadrunner.RoadRunner, int
     return rr, seed
 
 
-def _column(values) -> list:
-    column = np.asarray(values, dtype=float)
+def _column(values) -> np.ndarray | list:
+    """A column of results for JSON: a contiguous float array (written as-is by the JSON encoder), or,
+    when it holds a non-finite number, a list with null in its place."""
+    column = np.ascontiguousarray(values, dtype=float)
     if np.isfinite(column).all():
-        return column.tolist()
+        return column
     return [v if math.isfinite(v) else None for v in column.tolist()]
 
 
