@@ -6,6 +6,7 @@ import math
 
 from flask import Blueprint, current_app
 
+from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
 from ..validation import (check_fields, check_number, get_model_ref, get_number, get_number_map,
                           get_object, get_str, get_str_list, reject_model_path)
@@ -84,26 +85,14 @@ def compute_kinetic():
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-@bp.get("/v1/models")
-def list_models():
-    ctx = _ctx()
-    out = []
-    for pid in ctx.store.ids():
-        compiled = ctx.shipped(pid)
-        entry = ctx.manifest.kinetic_programs[pid]
-        out.append({"id": pid, "sha256": compiled.sha256, "format": entry.format,
-                    "description": entry.description,
-                    "floating_species": engine.species_ids(compiled.engine.rr)})
-    return json_response({"models": out})
-
-
-@bp.get("/v1/models/<model_id>")
-def get_model(model_id: str):
-    ctx = _ctx()
-    compiled = ctx.shipped(model_id)
+def _describe(ctx, model_id: str, compiled, detail: bool) -> dict:
     entry = ctx.manifest.kinetic_programs[model_id]
-    return json_response({"id": model_id, "sha256": compiled.sha256, "format": entry.format,
-                          "description": entry.description, **engine.describe(compiled.engine)})
+    shape = (engine.describe(compiled.engine) if detail
+             else {"floating_species": engine.species_ids(compiled.engine.rr)})
+    return {"format": entry.format, "description": entry.description, **shape}
+
+
+add_catalog_routes(bp, _describe)
 
 
 @bp.post("/v1/simulate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
 from ..validation import (check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
                           get_number_map, get_object, get_str, get_str_list, reject_model_path)
@@ -71,29 +72,14 @@ def compute_metabolic():
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-@bp.get("/v1/models")
-def list_models():
-    ctx = _ctx()
-    models = []
-    for model_id in ctx.store.ids():
-        compiled = ctx.shipped(model_id)
-        entry = ctx.manifest.metabolic_models[model_id]
-        models.append({"id": model_id, "sha256": compiled.sha256, "organism": entry.organism,
-                       "description": entry.description, "default_objective": entry.objective,
-                       "chassis": sorted(c.name for c in ctx.manifest.chassis.values()
-                                         if c.metabolic_model == model_id),
-                       **engine.describe_model(compiled.engine)})
-    return json_response({"models": models})
-
-
-@bp.get("/v1/models/<model_id>")
-def get_model(model_id: str):
-    ctx = _ctx()
-    compiled = ctx.shipped(model_id)
+def _describe(ctx, model_id: str, compiled, detail: bool) -> dict:
     entry = ctx.manifest.metabolic_models[model_id]
-    return json_response({"id": model_id, "sha256": compiled.sha256, "organism": entry.organism,
-                          "description": entry.description, "default_objective": entry.objective,
-                          **engine.describe_model(compiled.engine, detail=True)})
+    return {"organism": entry.organism, "description": entry.description, "default_objective": entry.objective,
+            "chassis": sorted(c.name for c in ctx.manifest.chassis.values() if c.metabolic_model == model_id),
+            **engine.describe_model(compiled.engine, detail=detail)}
+
+
+add_catalog_routes(bp, _describe)
 
 
 @bp.post("/v1/fba")
