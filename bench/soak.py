@@ -32,7 +32,7 @@ import requests
 
 from launch import ROOT, rss_bytes, services, worker_pids  # also puts tests/ on sys.path
 
-from support import BYTECODE, MODELS  # noqa: E402
+from support import BYTECODE, glucose_growth  # noqa: E402
 
 log = logging.getLogger("bioxen.soak")
 OUT_JSON = ROOT / "bench" / "soak.json"
@@ -45,16 +45,9 @@ FVA_REACTIONS = ["PGI", "PFK", "FBA", "TPI", "GAPD", "PGK", "PGM", "ENO", "PYK",
 # -- in-process references ------------------------------------------------------------------------------
 def references() -> dict:
     import antimony
-    import cobra
     import roadrunner
 
-    model = cobra.io.read_sbml_model(str(MODELS["e_coli_core"]))
-    model.solver = "glpk"
-    growth = {}
-    for lb in GLUCOSE:
-        with model:
-            model.reactions.EX_glc__D_e.lower_bound = lb
-            growth[lb] = model.slim_optimize()
+    growth = glucose_growth(GLUCOSE)
     antimony.clearPreviousLoads()
     antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text())
     rr = roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))

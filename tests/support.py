@@ -137,3 +137,18 @@ def reference_roadrunner(program: str):
     files = {"repressilator": "BIOMD0000000012.xml", "teusink_glycolysis": "BIOMD0000000064.xml",
              "chassagnole_central_carbon": "BIOMD0000000051.xml", "kholodenko_mapk": "BIOMD0000000010.xml"}
     return roadrunner.RoadRunner(str(BYTECODE / "kinetic" / files[program]))
+
+
+def glucose_growth(lower_bounds) -> dict[float, float]:
+    """In-process e_coli_core growth for each glucose uptake bound (``EX_glc__D_e`` lower bound):
+    the reference the load, fault and concurrency tests check every service answer against."""
+    import cobra
+
+    model = cobra.io.read_sbml_model(str(MODELS["e_coli_core"]))
+    model.solver = "glpk"
+    growth = {}
+    for lb in lower_bounds:
+        with model:
+            model.reactions.EX_glc__D_e.lower_bound = lb
+            growth[lb] = model.slim_optimize()
+    return growth

@@ -26,7 +26,7 @@ from bioxen_vm import BiologicalComputationClient
 from bioxen_vm.vm import BasicBiologicalVM
 from client.client_support import DnsServer, ReplicaSet, cluster_name, metric_value, port_free_on
 from reliability_helpers import gene_expression_rr
-from support import MODELS, ServiceProcess
+from support import MODELS, ServiceProcess, glucose_growth
 
 STATIC_HOSTS = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
 DYNAMIC_HOSTS = ["127.0.0.34", "127.0.0.35"]
@@ -40,16 +40,7 @@ ROUNDS = 12
 # -- in-process references --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def growth_by_glucose() -> dict[float, float]:
-    import cobra
-
-    model = cobra.io.read_sbml_model(str(MODELS["e_coli_core"]))
-    model.solver = "glpk"
-    out = {}
-    for lb in GLUCOSE:
-        with model:
-            model.reactions.EX_glc__D_e.lower_bound = lb
-            out[lb] = model.slim_optimize()
-    return out
+    return glucose_growth(GLUCOSE)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from support import reference_roadrunner
+from support import glucose_growth, reference_roadrunner
 
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 25
@@ -23,13 +23,9 @@ def _worker_pids(proc) -> set[int]:
 
 
 @pytest.mark.slow
-def test_eight_concurrent_clients(static_service, dynamic_service, ecoli):
+def test_eight_concurrent_clients(static_service, dynamic_service):
     glucose = [-1.0, -2.5, -5.0, -7.5, -10.0]
-    expected_growth = {}
-    for g in glucose:
-        with ecoli:
-            ecoli.reactions.EX_glc__D_e.lower_bound = g
-            expected_growth[g] = ecoli.slim_optimize()
+    expected_growth = glucose_growth(glucose)
     rates = [0.05, 0.1, 0.2, 0.3]
     expected_mrna = {}
     rr = reference_roadrunner("gene_expression")
