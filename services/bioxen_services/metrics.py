@@ -38,6 +38,9 @@ MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by a wor
                       ["service"], multiprocess_mode="livemax")
 READY = Gauge("bioxen_ready", "1 when the worker has loaded its shipped models",
               ["service"], multiprocess_mode="livemin")
+ISOLATED_RUNS = Counter("bioxen_isolated_computations_total",
+                        "Computations forecast to be long, run in a forked copy of the worker that the "
+                        "time budget can stop", ["service"])
 MODEL_LOAD_SECONDS = Histogram("bioxen_model_load_duration_seconds", "Time to parse and compile a model",
                                ["service", "source"], buckets=LATENCY_BUCKETS)
 

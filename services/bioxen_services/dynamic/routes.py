@@ -61,20 +61,14 @@ def compute_kinetic():
                    points=get_number(body, "time_points", 100, integer=True),
                    initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
     engine.check_time_span(spec.start, spec.end, spec.points, ctx.settings.max_time_points)
-    rr = compiled.engine
-
-    def run():
-        result = engine.simulate(rr, spec)
-        result["final_state"] = engine.final_state(rr, spec.integrator)
-        return result
-
-    result = ctx.runtime.compute("simulate", run)
+    result = ctx.runtime.compute("simulate", engine.simulate, compiled.engine, spec)
     return json_response({
         "computation_type": "dynamic_kinetic",
         "status": "success",
         "time_vector": result["time"],
         "species_trajectories": result["trajectories"],
-        "final_state": result["final_state"],
+        # the default selections are the floating species, in the model's order
+        "final_state": [values[-1] for values in result["trajectories"].values()],
         "species": list(result["trajectories"]),
         "computation_service": "centralized_tellurium",
         "program_key": compiled.sha256,
