@@ -70,7 +70,9 @@ class ServiceProcess:
         env = {**os.environ, **self.env}
         cmd = [str(BIN / "bioxen"), "--log-level", "warning", "serve", self.service, "--host", self.host,
                "--port", str(self.port), "--workers", str(self.workers), "--metrics-dir", self.metrics_dir]
-        self._log = open(self.log_path, "wb")
+        if getattr(self, "_log", None) is not None:
+            self._log.close()  # a restart of the same replica: the earlier run's log handle
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.wait_ready(wait)
@@ -100,14 +102,15 @@ class ServiceProcess:
             os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
         self._log.close()
 
     def __enter__(self) -> "ServiceProcess":
