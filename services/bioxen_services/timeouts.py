@@ -58,6 +58,17 @@ def time_budget(seconds: float, what: str):
         _deadline = None
 
 
+def reraise_budget(exc: BaseException) -> None:
+    """Raise the :class:`ComputationTimeout` that a third-party library wrapped into its own error
+    (cobra's SBML reader turns any exception into ``CobraSBMLError``); do nothing otherwise."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ComputationTimeout):
+            raise exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+
+
 def run_isolated(fn: Callable[[], Any], what: str) -> Any:
     """``fn()`` in a forked copy of this process, bounded by the remaining budget.
 

@@ -4,6 +4,7 @@ request answers 504 and the same worker stays in service."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -77,3 +78,23 @@ def test_run_isolated_stops_the_copy_at_the_budget():
         with timeouts.time_budget(0.5, "this simulation"):
             timeouts.run_isolated(lambda: time.sleep(30), "this simulation")
     assert time.monotonic() - started < 25  # bounded, not a speed target: the copy did not run to its end
+
+
+def test_compiling_a_huge_inline_model_is_bounded_by_the_budget():
+    """Parsing genome-scale SBML inline takes over a second here; with a 0.3 s budget the request answers
+    504 and the same worker then serves a shipped model correctly (nothing half-cached either)."""
+    from support import MODELS
+
+    env = {"BIOXEN_REQUEST_TIMEOUT_SECONDS": "0.3"}
+    with ServiceProcess("static", host="127.0.0.23", workers=1, env=env, preload="e_coli_core") as proc:
+        workers = children(proc.proc.pid)
+        text = MODELS["iMM904"].read_text()
+        resp = requests.post(proc.url + "/v1/fba", json={"model": {"sbml": text}}, timeout=60)
+        assert resp.status_code == 504, resp.text[:300]
+        assert "compiling this model" in resp.json()["error"]["message"]
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        lookup = requests.post(proc.url + "/v1/fba", json={"model": {"sha256": sha}}, timeout=60)
+        assert lookup.json()["error"]["code"] == "model_not_cached"
+        again = requests.post(proc.url + "/v1/fba", json={"model": {"id": "e_coli_core"}}, timeout=60)
+        assert again.json()["objective_value"] == pytest.approx(0.873922, abs=1e-6)
+        assert children(proc.proc.pid) == workers
