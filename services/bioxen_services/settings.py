@@ -41,6 +41,8 @@ class Settings:
     preload: str = "all"
     #: when set, compute endpoints need "Authorization: Bearer <token>"; health and metrics stay open
     api_token: str = ""
+    #: a file holding the token (a mounted Kubernetes Secret); read once at start-up, wins over api_token
+    api_token_file: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -57,6 +59,8 @@ class Settings:
             except ValueError:
                 raise ValueError(f"BIOXEN_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
         values.update(overrides)
+        if values.get("api_token_file"):
+            values["api_token"] = read_token_file(str(values["api_token_file"]))
         settings = cls(**values)
         settings.check()
         return settings
@@ -83,3 +87,14 @@ class Settings:
         if unknown:
             raise ValueError(f"BIOXEN_PRELOAD names unknown models {unknown}; known: {available}")
         return wanted
+
+
+def read_token_file(path: str) -> str:
+    """The bearer token in ``path`` (surrounding white space removed); a clear error if it is unusable."""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} cannot be read: {exc.strerror}") from None
+    if not token:
+        raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} is empty")
+    return token

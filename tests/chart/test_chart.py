@@ -236,6 +236,8 @@ def test_restricted_security_context_and_only_tmp_writable(values):
         pod_ctx = spec["securityContext"]
         assert pod_ctx["runAsNonRoot"] is True and pod_ctx["seccompProfile"]["type"] == "RuntimeDefault"
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        token = volumes.pop("api-token", None)  # the read-only token Secret, when auth is on
+        assert token is None or set(token) == {"name", "secret"}, name
         assert all(set(v) == {"name", "emptyDir"} for v in volumes.values()), f"{name}: only emptyDirs"
         for c in spec["containers"]:
             ctx = c["securityContext"]
@@ -244,8 +246,8 @@ def test_restricted_security_context_and_only_tmp_writable(values):
             assert ctx["capabilities"]["drop"] == ["ALL"] and "add" not in ctx["capabilities"]
             assert isinstance(ctx["runAsUser"], int) and ctx["runAsUser"] >= 10000
             assert not re.search(r":latest$", c["image"]) and (":" in c["image"] or "@" in c["image"])
-            mounts = [m["mountPath"] for m in c.get("volumeMounts", [])]
-            assert mounts == ["/tmp"], f"{name}: writable paths {mounts}"
+            writable = [m["mountPath"] for m in c.get("volumeMounts", []) if not m.get("readOnly")]
+            assert writable == ["/tmp"], f"{name}: writable paths {writable}"
             args = c.get("args", [])
             if "--metrics-dir" in args:
                 metrics_dir = args[args.index("--metrics-dir") + 1]
@@ -357,18 +359,27 @@ def test_auth_token_comes_from_a_secret_everywhere(full_objects, objects):
 
     assert base64.b64decode(secret["data"]["token"]).decode() == "ci-only-not-a-secret"
     for name, spec in pod_specs(full_objects):
-        env = _env(_container(spec))
-        ref = env["BIOXEN_API_TOKEN"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": f"{RELEASE}-api-token", "key": "token"}, name
+        container = _container(spec)
+        env = _env(container)
+        assert "BIOXEN_API_TOKEN" not in env, name  # a file, never an environment value
+        assert env["BIOXEN_API_TOKEN_FILE"]["value"] == "/var/run/secrets/bioxen/token", name
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "api-token")
+        assert mount == {"name": "api-token", "mountPath": "/var/run/secrets/bioxen", "readOnly": True}, name
+        volume = next(v for v in spec["volumes"] if v["name"] == "api-token")
+        assert volume["secret"]["secretName"] == f"{RELEASE}-api-token", name
+        assert volume["secret"]["items"] == [{"key": "token", "path": "token"}], name
     for name, spec in pod_specs(objects):
-        assert "BIOXEN_API_TOKEN" not in _env(_container(spec)), name
+        assert not {"BIOXEN_API_TOKEN", "BIOXEN_API_TOKEN_FILE"} & set(_env(_container(spec))), name
+        assert all(v["name"] != "api-token" for v in spec.get("volumes", [])), name
 
 
 def test_auth_with_existing_secret_creates_none():
     objs = render(sets=("auth.enabled=true", "auth.existingSecret=my-token", "auth.secretKey=t"))
     assert not by_kind(objs, "Secret")
-    ref = _env(_container(named(objs, "Deployment", f"{RELEASE}-static")["spec"]["template"]["spec"]))
-    assert ref["BIOXEN_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "my-token", "key": "t"}
+    spec = named(objs, "Deployment", f"{RELEASE}-static")["spec"]["template"]["spec"]
+    volume = next(v for v in spec["volumes"] if v["name"] == "api-token")
+    assert volume["secret"]["secretName"] == "my-token"
+    assert volume["secret"]["items"] == [{"key": "t", "path": "token"}]
 
 
 def test_auth_without_a_token_fails_with_a_clear_message():

@@ -36,3 +36,33 @@ def test_the_token_opens_compute(guarded):
                       headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200
     assert r.json()["final_state"] == pytest.approx([0.367166, 0.487050], abs=1e-6)
+
+
+def test_token_from_a_mounted_file_for_service_and_client(tmp_path):
+    """The chart mounts the Secret as a file: the service and the VM client both read it once."""
+    from bioxen_vm import BiologicalComputationClient
+    from bioxen_vm.errors import ClientRequestError
+
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with ServiceProcess("dynamic", workers=1, preload="gene_expression",
+                        env={"BIOXEN_API_TOKEN_FILE": str(token_file)}) as proc:
+        assert requests.post(proc.url + "/compute/kinetic", json={}, timeout=30).status_code == 401
+        with BiologicalComputationClient(proc.url, proc.url,
+                                         environ={"BIOXEN_API_TOKEN_FILE": str(token_file)}) as client:
+            final = client.simulate("gene_expression")["trajectories"]["mRNA"][-1]
+        assert final == pytest.approx(0.367166, abs=1e-6)
+        with BiologicalComputationClient(proc.url, proc.url, environ={}) as anonymous:
+            with pytest.raises(ClientRequestError) as info:
+                anonymous.simulate("gene_expression")
+        assert info.value.code == "unauthorized"
+
+
+def test_unreadable_token_file_stops_start_up(tmp_path):
+    from bioxen_services.settings import Settings
+
+    with pytest.raises(ValueError, match="BIOXEN_API_TOKEN_FILE=.*cannot be read"):
+        Settings.from_env({"BIOXEN_API_TOKEN_FILE": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match="is empty"):
+        Settings.from_env({"BIOXEN_API_TOKEN_FILE": str(tmp_path / "empty")})

@@ -63,6 +63,17 @@ def model_spec(model: str | dict) -> dict:
                      "{\"sbml\": text} or {\"antimony\": text}")
 
 
+def _token_from(env) -> str | None:
+    """The bearer token: ``BIOXEN_API_TOKEN_FILE`` (a mounted Secret) or ``BIOXEN_API_TOKEN``."""
+    path = env.get("BIOXEN_API_TOKEN_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} cannot be read: {exc.strerror}") from None
+    return env.get("BIOXEN_API_TOKEN") or None
+
+
 def load_model_file(path: str | Path) -> dict:
     """A local SBML or Antimony file as an inline model spec (the text is sent, never the path)."""
     path = Path(path)
@@ -93,7 +104,7 @@ class BiologicalComputationClient:
         self.backoff_max = backoff_max
         self.concurrency = max(1, concurrency)
         env = os.environ if environ is None else environ
-        self.token = token if token is not None else env.get("BIOXEN_API_TOKEN") or None
+        self.token = token if token is not None else _token_from(env)
         self.transport = transport or HTTPTransport()
         self.pools = {
             service: discovery.EndpointPool(service, discovery.source_for(service, explicit, env),

@@ -72,14 +72,36 @@ gunicorn workers of a service: the explicit value, else the CPU request rounded 
 {{- default (printf "%s-api-token" (include "bioxen.fullname" .)) .Values.auth.existingSecret -}}
 {{- end -}}
 
-{{/* BIOXEN_API_TOKEN from the Secret, when auth is on. */}}
+{{/* Where the token file is mounted (services and clients read BIOXEN_API_TOKEN_FILE once at start). */}}
+{{- define "bioxen.authDir" -}}/var/run/secrets/bioxen{{- end -}}
+
+{{/* BIOXEN_API_TOKEN_FILE, when auth is on: the token is a mounted file, never an environment value. */}}
 {{- define "bioxen.authEnv" -}}
 {{- if .Values.auth.enabled }}
-- name: BIOXEN_API_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "bioxen.authSecret" . }}
-      key: {{ .Values.auth.secretKey }}
+- name: BIOXEN_API_TOKEN_FILE
+  value: {{ include "bioxen.authDir" . }}/token
+{{- end }}
+{{- end -}}
+
+{{/* The read-only mount of the token Secret, when auth is on. */}}
+{{- define "bioxen.authVolumeMount" -}}
+{{- if .Values.auth.enabled }}
+- name: api-token
+  mountPath: {{ include "bioxen.authDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* The token Secret as a volume holding one file, "token", when auth is on. */}}
+{{- define "bioxen.authVolume" -}}
+{{- if .Values.auth.enabled }}
+- name: api-token
+  secret:
+    secretName: {{ include "bioxen.authSecret" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.auth.secretKey }}
+        path: token
 {{- end }}
 {{- end -}}
 
