@@ -136,3 +136,22 @@ def test_dfba_equals_the_engine_run_in_process(client, reference_ecoli):
     assert result["concentrations"]["EX_glc__D_e"] == pytest.approx(
         expected["concentrations"]["EX_glc__D_e"], rel=1e-6, abs=1e-9)
     assert result["biomass"][-1] > 10 * DFBA["biomass"]  # the culture grew on its glucose
+
+
+def test_whole_model_fva_and_all_gene_deletions_fan_out(client, reference_ecoli):
+    """No reaction list / genes="all" on a shipped model: the client asks for its ids once and splits the
+    work like an explicit list, so whole-model batches spread over every replica too."""
+    fva = client.fva("e_coli_core", chunk_size=20)
+    reactions = [r.id for r in reference_ecoli.reactions]
+    expected = flux_variability_analysis(reference_ecoli, processes=1)
+    assert list(fva["ranges"]) == reactions and fva["chunks"] == 5  # 95 reactions
+    for rid in reactions:
+        assert fva["ranges"][rid]["minimum"] == pytest.approx(expected.loc[rid, "minimum"], abs=1e-6)
+        assert fva["ranges"][rid]["maximum"] == pytest.approx(expected.loc[rid, "maximum"], abs=1e-6)
+    deletions = client.knockouts("e_coli_core", genes="all", chunk_size=50)
+    reference = single_gene_deletion(reference_ecoli, processes=1)
+    growth = {next(iter(ids)): g for ids, g in zip(reference["ids"], reference["growth"])}
+    assert deletions["chunks"] == 3 and [r["id"] for r in deletions["results"]] == [g.id for g in reference_ecoli.genes]
+    for row in deletions["results"]:
+        if row["status"] == "optimal":
+            assert row["growth"] == pytest.approx(growth[row["id"]], abs=1e-6), row["id"]

@@ -204,6 +204,8 @@ def test_models_listing(static_url, cobra_models):
     detail = requests.get(static_url + "/v1/models/e_coli_core", timeout=30).json()
     assert detail["medium"] == pytest.approx(cobra_models["e_coli_core"].medium)
     assert {e["id"] for e in detail["exchange_reactions"]} == {r.id for r in cobra_models["e_coli_core"].exchanges}
+    assert detail["reaction_ids"] == [r.id for r in cobra_models["e_coli_core"].reactions]
+    assert detail["gene_ids"] == [g.id for g in cobra_models["e_coli_core"].genes]
     assert requests.get(static_url + "/v1/models/nope", timeout=30).status_code == 404
 
 

@@ -114,6 +114,7 @@ class BiologicalComputationClient:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._rng = random.Random()
+        self._ids: dict[tuple[str, str], list[str]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -331,7 +332,9 @@ class BiologicalComputationClient:
         base = {"model": model_spec(model), "fraction_of_optimum": fraction_of_optimum, "loopless": loopless,
                 **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
         if reactions is None:
-            return self.fan_out("static", "/v1/fva", [base], [1], progress)[0]
+            reactions = self._shipped_ids(model, "reaction_ids")
+            if reactions is None:  # inline model: its ids live only in its text; one request
+                return self.fan_out("static", "/v1/fva", [base], [1], progress)[0]
         chunks = _chunks(list(reactions), chunk_size)
         answers = self.fan_out("static", "/v1/fva", [{**base, "reactions": c} for c in chunks],
                                [len(c) for c in chunks], progress)
@@ -346,7 +349,8 @@ class BiologicalComputationClient:
                   objective=None, bounds=None, medium=None, chunk_size: int = KNOCKOUT_CHUNK,
                   progress: Progress | None = None) -> dict:
         """Growth after each deletion: ``results`` in the order genes, reactions, sets (as the service).
-        ``"all"`` deletes every gene / reaction one at a time (one request: the ids live on the service)."""
+        ``"all"`` deletes every gene / reaction one at a time: split into chunks like a list for a shipped
+        model (its ids come from ``GET /v1/models/<id>``), one request for an inline one."""
         base = {"model": model_spec(model), **self._changes(objective, bounds, medium)}
         bodies: list[dict] = []
         sizes: list[int] = []
@@ -354,6 +358,8 @@ class BiologicalComputationClient:
             if items is None:
                 continue
             if items == "all":
+                items = self._shipped_ids(model, "gene_ids" if key == "genes" else "reaction_ids")
+            if items is None:
                 bodies.append({**base, key: "all"})
                 sizes.append(1)
                 continue
@@ -367,6 +373,17 @@ class BiologicalComputationClient:
         merged["results"] = [r for a in answers for r in a["results"]]
         merged["chunks"] = len(bodies)
         return merged
+
+    def _shipped_ids(self, model, field: str) -> list[str] | None:
+        """Reaction or gene ids of a shipped model (asked once per client and model), or None for a
+        model sent inline or by sha256."""
+        spec = model_spec(model)
+        if "id" not in spec:
+            return None
+        key = (spec["id"], field)
+        if key not in self._ids:
+            self._ids[key] = self.request("static", "GET", f"/v1/models/{spec['id']}")[field]
+        return self._ids[key]
 
     def dfba(self, model="e_coli_core", *, biomass: float, concentrations: dict[str, float],
              uptake: dict[str, dict] | None = None, end: float, points: int = 101, **extra) -> dict:

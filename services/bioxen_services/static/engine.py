@@ -224,4 +224,7 @@ def describe_model(model: cobra.Model, detail: bool = False) -> dict:
         info["medium"] = dict(model.medium)
         info["exchange_reactions"] = [
             {"id": r.id, "name": r.name, "bounds": [r.lower_bound, r.upper_bound]} for r in model.exchanges]
+        # every id, so a client can split whole-model FVA or deletion batches over replicas
+        info["reaction_ids"] = [r.id for r in model.reactions]
+        info["gene_ids"] = [g.id for g in model.genes]
     return info
