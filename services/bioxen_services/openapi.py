@@ -73,7 +73,7 @@ def _nullable(schema: dict) -> dict:
     return schema
 
 
-def _health_paths(service_name: str) -> dict:
+def _health_paths() -> dict:
     health = _obj({"status": STR, "service": STR}, additional=True)
     ready = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
     return {
@@ -193,7 +193,7 @@ def document(service: str, model_ids: list[str] | None = None) -> dict:
     """The service's OpenAPI document; ``model_ids`` (the shipped models) become the ``id`` enum."""
     title = {"static": "BioXen static metabolic service (COBRApy)",
              "dynamic": "BioXen dynamic kinetic service (libRoadRunner)"}[service]
-    paths = _health_paths(service)
+    paths = _health_paths()
     paths.update(_static_paths(model_ids) if service == "static" else _dynamic_paths(model_ids))
     return {"openapi": "3.0.3", "info": {"title": title, "version": __version__}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}

@@ -223,12 +223,6 @@ class EndpointPool:
             self._refresh_locked()
             return list(self._urls)
 
-    def alive(self) -> list[str]:
-        with self._lock:
-            self._refresh_locked()
-            now = self._clock()
-            return [u for u in self._urls if u not in self._dead or self._dead[u].until <= now]
-
     # -- hand-out -----------------------------------------------------------------------------------
     def next(self, exclude: Iterable[str] = ()) -> str | None:
         """The next endpoint to try, skipping dead ones and ``exclude``; None when there is none.

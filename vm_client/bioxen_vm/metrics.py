@@ -9,7 +9,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-OUTCOMES = ("success", "error", "fallback")
 
 COMPUTATIONS = Counter("bioxen_vm_computations_total", "Biological processes executed by a VM",
                        ["vm_id", "kind", "outcome"], registry=REGISTRY)

@@ -215,6 +215,3 @@ def decode_body(body: bytes | None, headers: Mapping[str, str]):
 def json_response(status: int, payload) -> Response:
     return Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc
