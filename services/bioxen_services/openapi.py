@@ -116,9 +116,10 @@ def _static_paths(ids: list[str] | None) -> dict:
     dfba_req = _req({"model": changes["model"], "biomass": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
                      "concentrations": {"type": "object", "minProperties": 1,
                                         "additionalProperties": {"type": "number", "minimum": 0}},
-                     "uptake": {"type": "object", "additionalProperties": _obj(
-                         {"vmax": {"type": "number", "minimum": 0}, "km": {"type": "number", "minimum": 0}},
-                         required=["vmax", "km"])},
+                     "uptake": {"type": "object", "additionalProperties": {"oneOf": [
+                         _obj({"vmax": {"type": "number", "minimum": 0}, "km": {"type": "number", "minimum": 0}},
+                              required=["vmax", "km"]),
+                         _obj({"expression": {"type": "string", "maxLength": 500}}, required=["expression"])]}},
                      "start": NUM, "end": NUM, "points": {"type": "integer", "minimum": 2}, "fluxes": STR_LIST,
                      "objective": STR, "bounds": BOUNDS,
                      "max_step": {"type": "number", "exclusiveMinimum": True, "minimum": 0}},

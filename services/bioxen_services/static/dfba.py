@@ -18,7 +18,8 @@ explicit step:
   by more than ``RTOL * (S + Km)`` (which resolves the Michaelis-Menten bend near exhaustion).
 - A step that would drive a substrate below zero is cut at the exact time it runs out (an event);
   the substrate is then set to 0, so concentrations never overshoot to negative values.
-- Uptake bounds: Michaelis-Menten ``vmax S / (Km + S)`` for exchanges given kinetics (replacing
+- Uptake bounds: Michaelis-Menten ``vmax S / (Km + S)``, or an arithmetic expression of the state
+  (:mod:`.kinetics`, e.g. acetate uptake repressed by glucose), for exchanges given kinetics (replacing
   the model's own uptake bound, but within ``bounds`` when the request gives some); an exchange
   tracked without kinetics may take up only what is present, at most ``S / (X max_step)`` and never
   more than its model or request bound (e_coli_core's closed acetate uptake stays closed); exchanges
@@ -48,6 +49,7 @@ from optlang.interface import OPTIMAL
 
 from ..errors import ComputationFailed, ValidationError
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
+from .kinetics import ExpressionUptake, Uptake
 
 METHOD = "static-optimization (Mahadevan et al. 2002), adaptive explicit step with exhaustion events"
 #: default upper limit of the internal step, hours
@@ -58,19 +60,6 @@ RTOL = 0.05
 MIN_STEP_FRACTION = 1e-3
 
 
-@dataclass(frozen=True)
-class Uptake:
-    """Michaelis-Menten uptake kinetics: ``vmax S / (km + S)`` mmol/gDW/h."""
-
-    vmax: float
-    km: float
-
-    def rate(self, concentration: float) -> float:
-        if concentration <= 0:
-            return 0.0
-        return self.vmax * concentration / (self.km + concentration)
-
-
 @dataclass
 class DfbaProblem:
     biomass: float
@@ -78,7 +67,7 @@ class DfbaProblem:
     end: float
     start: float = 0.0
     points: int = 101
-    uptake: dict[str, Uptake] = field(default_factory=dict)
+    uptake: dict[str, Uptake | ExpressionUptake] = field(default_factory=dict)
     fluxes: list[str] | None = None  # reactions to report; default: the tracked exchanges
     objective: str | None = None
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -111,7 +100,7 @@ class _Exchange:
     reaction: cobra.Reaction
     direction: float  # -coefficient of its one metabolite: +1 for "met <=>", -1 for "<=> met"
     bounds: tuple[float, float]  # after the request's changes, before kinetics
-    uptake: Uptake | None
+    uptake: Uptake | ExpressionUptake | None
 
     def limit_uptake(self, most: float) -> None:
         """Bound uptake to ``most`` (>= 0) within the exchange's own bounds."""
@@ -215,10 +204,11 @@ class _Solver:
 
     def solve(self, biomass: float, conc: dict[str, float]):
         """(status, growth rate, secretion per tracked exchange, reported fluxes or None)."""
+        env = {**conc, "X": biomass}
         for rid, ex in self.exchanges.items():
             s = conc[rid]
             if ex.uptake is not None:
-                ex.limit_uptake(ex.uptake.rate(s))
+                ex.limit_uptake(ex.uptake.rate(s, env))
             else:
                 ex.limit_uptake(s / (biomass * self.step) if s > 0 else 0.0)
         self.model.slim_optimize(error_value=float("nan"))

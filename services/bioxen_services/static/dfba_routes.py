@@ -8,7 +8,8 @@ from ..errors import LimitExceeded, ValidationError
 from ..validation import (check_fields, check_number, get_bounds_map, get_model_ref, get_number,
                           get_number_map, get_object, get_str, get_str_list)
 from ..web import json_response, read_json
-from .dfba import DfbaProblem, Uptake, run_dfba
+from .dfba import DfbaProblem, run_dfba
+from .kinetics import ExpressionUptake, Uptake, parse_expression
 
 bp = Blueprint("static_dfba", __name__)
 
@@ -16,11 +17,16 @@ FIELDS = ("model", "biomass", "concentrations", "uptake", "start", "end", "point
           "objective", "bounds", "max_step")
 
 
-def _uptake(body: dict) -> dict[str, Uptake]:
-    out = {}
+def _uptake(body: dict, tracked: set[str]) -> dict[str, Uptake | ExpressionUptake]:
+    out: dict[str, Uptake | ExpressionUptake] = {}
     for rid, spec in get_object(body, "uptake", {}).items():
         if not isinstance(spec, dict):
-            raise ValidationError(f"uptake[{rid!r}] must be an object {{\"vmax\": ..., \"km\": ...}}")
+            raise ValidationError(f"uptake[{rid!r}] must be an object {{\"vmax\": ..., \"km\": ...}} "
+                                  f"or {{\"expression\": ...}}")
+        if "expression" in spec:
+            check_fields(spec, ("expression",))
+            out[rid] = parse_expression(get_str(spec, "expression"), tracked, f"uptake[{rid!r}]")
+            continue
         check_fields(spec, ("vmax", "km"))
         missing = [k for k in ("vmax", "km") if spec.get(k) is None]
         if missing:
@@ -48,7 +54,8 @@ def parse_problem(body: dict, max_points: int) -> DfbaProblem:
         max_step = check_number(max_step, "max_step", minimum=0, exclusive_minimum=True)
     problem = DfbaProblem(
         biomass=get_number(body, "biomass", minimum=0, exclusive_minimum=True),
-        concentrations=concentrations, start=start, end=end, points=points, uptake=_uptake(body),
+        concentrations=concentrations, start=start, end=end, points=points,
+        uptake=_uptake(body, set(concentrations)),
         fluxes=get_str_list(body, "fluxes", None), objective=get_str(body, "objective", None),
         bounds=get_bounds_map(body, "bounds"), max_step=max_step)
     if (end - start) / problem.step() > max_points:
