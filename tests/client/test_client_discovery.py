@@ -73,6 +73,18 @@ def test_dns_source_returns_every_a_record_and_the_ttl(dns_server, replica_port)
     assert ttl == 1.0  # dnsmasq --local-ttl=1
 
 
+def test_dns_answers_are_kept_no_longer_than_the_ceiling(dns_server, replica_port):
+    # Docker's embedded DNS answers with TTL 600 s: the ceiling (BIOXEN_DNS_TTL_MAX_SECONDS, default 5 s)
+    # bounds how long a new replica stays unseen
+    source = source_for("static", environ={"POD_NAMESPACE": "default", "BIOXEN_DNS_SERVER": dns_server.address,
+                                           "BIOXEN_SERVICE_PORT": str(replica_port),
+                                           "BIOXEN_DNS_TTL_MAX_SECONDS": "0.25"})
+    assert source.resolve()[1] == 0.25
+    assert ClusterSettings.from_env({}).ttl_max == 5.0
+    with pytest.raises(ValueError, match="BIOXEN_DNS_TTL_MAX_SECONDS"):
+        ClusterSettings.from_env({"BIOXEN_DNS_TTL_MAX_SECONDS": "soon"})
+
+
 def test_requests_spread_over_all_replicas_found_in_dns(cluster_env, static_replicas, dynamic_replicas):
     before_s = static_replicas.requests_served("/v1/fba")
     before_d = dynamic_replicas.requests_served("/v1/simulate")

@@ -10,6 +10,8 @@ Endpoints come from, in order:
 An :class:`EndpointPool` hands endpoints out in shuffled round-robin order, drops an endpoint that
 failed until it has been quiet for a back-off period (then gives it one more chance: if it answers it
 is back), and, for DNS sources, re-resolves when the answer's TTL has expired or an endpoint failed.
+An answer is kept at most ``BIOXEN_DNS_TTL_MAX_SECONDS`` (5 s, CoreDNS's default TTL) whatever TTL the
+server gives: Docker's embedded DNS answers with 600 s, which would hide a new replica for ten minutes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ DEAD_BACKOFF_SECONDS = 2.0
 DEAD_BACKOFF_MAX_SECONDS = 30.0
 #: shortest interval between two DNS look-ups of one name (a TTL of 0 must not mean a query per request)
 MIN_RESOLVE_INTERVAL_SECONDS = 0.5
+#: longest time a DNS answer is kept, whatever its TTL (BIOXEN_DNS_TTL_MAX_SECONDS)
+DNS_TTL_MAX_SECONDS = 5.0
 
 
 class DiscoveryError(Exception):
@@ -81,6 +85,7 @@ class ClusterSettings:
     domain: str = "cluster.local"
     port: int = 8000
     dns_server: str | None = None  # host[:port]; tests point this at a loopback dnsmasq
+    ttl_max: float = DNS_TTL_MAX_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
@@ -93,9 +98,14 @@ class ClusterSettings:
             port_number = int(port)
         except ValueError:
             raise ValueError(f"BIOXEN_SERVICE_PORT={port!r} is not a port number") from None
+        ttl_max = env.get("BIOXEN_DNS_TTL_MAX_SECONDS", str(DNS_TTL_MAX_SECONDS))
+        try:
+            ttl_max_seconds = float(ttl_max)
+        except ValueError:
+            raise ValueError(f"BIOXEN_DNS_TTL_MAX_SECONDS={ttl_max!r} is not a number of seconds") from None
         return cls(release=env.get("BIOXEN_RELEASE", "bioxen"), namespace=namespace,
                    domain=env.get("BIOXEN_CLUSTER_DOMAIN", "cluster.local"), port=port_number,
-                   dns_server=env.get("BIOXEN_DNS_SERVER") or None)
+                   dns_server=env.get("BIOXEN_DNS_SERVER") or None, ttl_max=ttl_max_seconds)
 
     @property
     def in_cluster(self) -> bool:
@@ -107,15 +117,17 @@ class ClusterSettings:
 
 
 class DnsSource:
-    """All A records of a headless Service name, with the answer's TTL (dnspython)."""
+    """All A records of a headless Service name, with the answer's TTL capped at ``ttl_max`` (dnspython)."""
 
     dynamic = True
 
-    def __init__(self, hostname: str, port: int, dns_server: str | None = None, timeout: float = 2.0):
+    def __init__(self, hostname: str, port: int, dns_server: str | None = None, timeout: float = 2.0,
+                 ttl_max: float = DNS_TTL_MAX_SECONDS):
         import dns.resolver  # imported here: only cluster discovery needs it
 
         self.hostname = hostname
         self.port = port
+        self.ttl_max = ttl_max
         if dns_server:
             host, _, server_port = dns_server.partition(":")
             self._resolver = dns.resolver.Resolver(configure=False)
@@ -135,7 +147,7 @@ class DnsSource:
             answer = self._resolver.resolve(self.hostname, "A")
         except (dns.exception.DNSException, OSError) as exc:
             raise DiscoveryError(f"cannot resolve {self.hostname}: {exc}") from exc
-        ttl = float(answer.rrset.ttl) if answer.rrset is not None else 0.0
+        ttl = min(float(answer.rrset.ttl) if answer.rrset is not None else 0.0, self.ttl_max)
         urls = sorted(f"http://{record.address}:{self.port}" for record in answer)
         return urls, ttl
 
@@ -156,7 +168,7 @@ def source_for(service: str, explicit: str | Sequence[str] | None = None,
     if urls:
         return StaticSource(urls, ENV_URLS[service])
     cluster = ClusterSettings.from_env(env)
-    return DnsSource(cluster.hostname(service), cluster.port, cluster.dns_server)
+    return DnsSource(cluster.hostname(service), cluster.port, cluster.dns_server, ttl_max=cluster.ttl_max)
 
 
 def endpoints_configured(service: str, explicit=None, environ: Mapping[str, str] | None = None) -> bool:
