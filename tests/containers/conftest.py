@@ -36,6 +36,7 @@ def cluster(images, cluster_objects):
                        for i in range(2)]
         for vm in cluster.vms:
             vm.wait_started(vm.network)
+        record_facts({"ready_seconds_vm": round(max(vm.ready_seconds for vm in cluster.vms), 1)})
         yield cluster
     finally:
         cluster.down()

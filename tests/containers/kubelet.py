@@ -182,9 +182,12 @@ def _write_projected(pod: Pod, volume: dict, kind: str, name: str, host_dir: Pat
         path = host_dir / item["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data[item["key"]])
-        if group is not None:
+        file_mode = item.get("mode", mode)
+        if group is not None and os.geteuid() == 0:
             os.chown(path, 0, group)
-        os.chmod(path, item.get("mode", mode))
+        elif group is not None:  # not root (a CI runner in the docker group): readable by all instead
+            file_mode |= 0o444
+        os.chmod(path, file_mode)
 
 
 def volume_args(pod: Pod, container: dict, files_dir: Path) -> list[str]:
@@ -390,10 +393,10 @@ class Container:
                 for kind in ("startupProbe", "readinessProbe", "livenessProbe") if kind in self.spec}
 
     # -- termination -----------------------------------------------------------------------------------
-    def stop(self) -> tuple[int, float]:
+    def stop(self) -> dict:
         """Terminate as the kubelet does: the preStop hook, then SIGTERM, then SIGKILL when the pod's
         terminationGracePeriodSeconds (counted from the start of preStop) runs out. Returns the exit
-        code and the seconds the whole termination took."""
+        code, the seconds the whole termination took and when (time.monotonic()) SIGTERM was sent."""
         grace = self.pod.grace_seconds
         begin = time.monotonic()
         pre_stop = ((self.spec.get("lifecycle") or {}).get("preStop") or {})
@@ -402,9 +405,10 @@ class Container:
         elif pre_stop:
             raise Unsupported(f"preStop {sorted(pre_stop)}")
         remaining = max(1, int(grace - (time.monotonic() - begin)))
+        sigterm_at = time.monotonic()
         docker("stop", "-t", str(remaining), self.name, timeout=remaining + 30)
-        elapsed = time.monotonic() - begin
-        return int(self.state()["ExitCode"]), elapsed
+        return {"exit_code": int(self.state()["ExitCode"]), "seconds": time.monotonic() - begin,
+                "sigterm_at": sigterm_at, "oom_killed": self.state()["OOMKilled"]}
 
     def kill(self, signal: str = "KILL") -> None:
         docker("kill", "-s", signal, self.name)
