@@ -1,13 +1,14 @@
 # BioXen computation services — one entry point for set-up, tests, demo and benchmarks.
 # Everything installs into .venv (Python) and .tools/bin (helm); system servers (prometheus,
-# dnsmasq) come from Debian packages through scripts/install-tools.sh.
+# dnsmasq) come from Debian packages through scripts/install-tools.sh; the images are built by a real
+# Docker engine through scripts/images.sh (which installs and starts one where none runs).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install tools test test-fast demo bench soak kind-e2e serve-static serve-dynamic clean
+.PHONY: install tools images images-stop image-facts test test-fast demo bench soak kind-e2e serve-static serve-dynamic clean
 
 install: $(STAMP)
 
@@ -19,6 +20,18 @@ $(STAMP): services/pyproject.toml vm_client/pyproject.toml requirements-dev.txt
 
 tools:
 	bash scripts/install-tools.sh
+
+# The three images, tagged as the chart names them (the container tests in make test build them too).
+images: install tools
+	PY=$(CURDIR)/$(PY) bash scripts/images.sh build
+
+# Stops the dockerd that scripts/images.sh started from this checkout, if any (pid in .tools/dockerd.pid).
+images-stop:
+	bash scripts/images.sh stop-engine
+
+# Writes the image facts the container tests recorded into deploy/README.md.
+image-facts: install
+	$(PY) tests/containers/facts.py
 
 test: install tools
 	$(PY) -m pytest tests
