@@ -1,7 +1,7 @@
-"""The images, read with Docker's own parser (PyPI ``dockerfile``) since no container engine runs here:
-multi-stage, the tests' Python minor, dependency files before source, numeric non-root user, exec-form
-entrypoint equal to the CLI's serve command; then that entrypoint, with the chart's arguments, run as a
-local process (the production gunicorn server) as a smoke test."""
+"""The images, read with Docker's own parser (PyPI ``dockerfile``): multi-stage, the tests' Python minor,
+dependency files before source, numeric non-root user, exec-form entrypoint equal to the CLI's serve
+command; then that entrypoint, with the chart's arguments, run as a local process (the production server)
+as a smoke test. tests/containers/ builds the images and runs them with a real engine."""
 
 from __future__ import annotations
 
