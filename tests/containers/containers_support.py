@@ -86,9 +86,22 @@ class Cluster:
 
     # -- life cycle ------------------------------------------------------------------------------------
     def up(self) -> "Cluster":
+        self.remove_stale()
         for net in (self.pod_net, self.svc_net):
             docker("network", "create", "--label", f"{LABEL_KEY}={self.run_id}", net)
         return self
+
+    @staticmethod
+    def remove_stale() -> None:
+        """Containers and networks an earlier run of this suite left behind (its pytest process is gone,
+        e.g. killed): they carry this suite's label with that run's pid."""
+        for what in ("ps -a", "network ls"):
+            listed = docker(*what.split(), "--filter", f"label={LABEL_KEY}", "--format",
+                            f'{{{{.ID}}}} {{{{.Label "{LABEL_KEY}"}}}}', check=False).stdout.split("\n")
+            for line in filter(None, listed):
+                ident, run_id = line.split()
+                if run_id.isdigit() and not Path(f"/proc/{run_id}").exists():
+                    docker(*(["rm", "-f"] if what == "ps -a" else ["network", "rm"]), ident, check=False)
 
     def down(self) -> None:
         remove_labelled(f"{LABEL_KEY}={self.run_id}")

@@ -393,10 +393,12 @@ class Container:
                 for kind in ("startupProbe", "readinessProbe", "livenessProbe") if kind in self.spec}
 
     # -- termination -----------------------------------------------------------------------------------
-    def stop(self) -> dict:
+    def stop(self, before_sigterm=None) -> dict:
         """Terminate as the kubelet does: the preStop hook, then SIGTERM, then SIGKILL when the pod's
-        terminationGracePeriodSeconds (counted from the start of preStop) runs out. Returns the exit
-        code, the seconds the whole termination took and when (time.monotonic()) SIGTERM was sent."""
+        terminationGracePeriodSeconds (counted from the start of preStop) runs out. ``before_sigterm`` is
+        called as the preStop hook ends (a request arriving in its last moment, as one may in a cluster
+        while the endpoints catch up). Returns the exit code, the seconds the whole termination took and
+        when (time.monotonic()) SIGTERM was sent."""
         grace = self.pod.grace_seconds
         begin = time.monotonic()
         pre_stop = ((self.spec.get("lifecycle") or {}).get("preStop") or {})
@@ -404,6 +406,8 @@ class Container:
             docker("exec", self.name, *pre_stop["exec"]["command"], timeout=grace, check=False)
         elif pre_stop:
             raise Unsupported(f"preStop {sorted(pre_stop)}")
+        if before_sigterm is not None:
+            before_sigterm()
         remaining = max(1, int(grace - (time.monotonic() - begin)))
         sigterm_at = time.monotonic()
         docker("stop", "-t", str(remaining), self.name, timeout=remaining + 30)

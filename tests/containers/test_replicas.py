@@ -106,8 +106,9 @@ def iMM904_reactions(count: int) -> list[str]:
 
 
 def test_docker_stop_mid_computation_drains_the_request_and_exits_zero(cluster):
-    """The kubelet's termination (preStop sleep, SIGTERM, SIGKILL at the grace period) while a long FVA
-    runs on the replica: the FVA is answered in full, the container exits 0 within the grace period."""
+    """The kubelet's termination (preStop sleep, SIGTERM, SIGKILL at the grace period) with a long FVA
+    in flight on the replica at SIGTERM (sent as the preStop sleep ends): the FVA is answered in full,
+    the container exits 0 within the grace period."""
     target = cluster.replicas("static")[0]
     before = {vm.name: vm_outcomes(cluster, vm) for vm in cluster.vms}
     reactions = iMM904_reactions(600)
@@ -121,10 +122,13 @@ def test_docker_stop_mid_computation_drains_the_request_and_exits_zero(cluster):
             result["done"] = time.monotonic()
 
     thread = threading.Thread(target=call)
-    thread.start()
-    time.sleep(1.0)
-    assert "done" not in result, "the FVA ended within a second: too short to be in flight at SIGTERM"
-    stop = target.stop()
+
+    def send():
+        thread.start()
+        time.sleep(1.0)
+        assert "done" not in result, "the FVA ended within a second: too short to be in flight at SIGTERM"
+
+    stop = target.stop(before_sigterm=send)
     thread.join(150)
     response = result["response"]
     assert response.status_code == 200, response.text[:300]
