@@ -40,6 +40,14 @@ def metric_value(text: str, name: str, **labels) -> float:
     return total
 
 
+def engine_pids(front_pid: int) -> set[int]:
+    """The engine processes of a replica and their template (the front's descendants): the same set
+    before and after some requests means no engine process was replaced meanwhile."""
+    import psutil
+
+    return {child.pid for child in psutil.Process(front_pid).children(recursive=True)}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))

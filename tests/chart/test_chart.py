@@ -178,7 +178,7 @@ def url_maps():
 
     maps = {}
     for svc in SERVICES:
-        app = create_app(svc, Settings.from_env(preload="none"), background_load=False)
+        app = create_app(svc, Settings.from_env(preload="none"))
         maps[svc] = {rule.rule: rule.methods for rule in app.url_map.iter_rules()}
     return maps
 

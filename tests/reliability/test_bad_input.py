@@ -18,7 +18,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from reliability_helpers import LIMITS, children, fba_growth, simulate_final
+from reliability_helpers import LIMITS, fba_growth, simulate_final
+from support import engine_pids
 
 MAX_BODY = int(LIMITS["BIOXEN_MAX_BODY_BYTES"])
 ECOLI = {"id": "e_coli_core"}
@@ -266,14 +267,14 @@ def _check_error(resp: requests.Response, case: Case) -> None:
 
 @pytest.fixture(scope="module")
 def static_workers(limited_static) -> set[int]:
-    pids = children(limited_static.proc.pid)
+    pids = engine_pids(limited_static.proc.pid)
     assert len(pids) == 2
     return pids
 
 
 @pytest.fixture(scope="module")
 def dynamic_workers(limited_dynamic) -> set[int]:
-    pids = children(limited_dynamic.proc.pid)
+    pids = engine_pids(limited_dynamic.proc.pid)
     assert len(pids) == 2
     return pids
 
@@ -283,7 +284,7 @@ def test_static_bad_input(case, limited_static, static_workers, ecoli_growth, we
     _check_error(_send(limited_static.url, case, web_trap.url), case)
     assert fba_growth(limited_static.url) == pytest.approx(ecoli_growth, rel=1e-9)
     assert round(ecoli_growth, 6) == 0.873922
-    assert children(limited_static.proc.pid) == static_workers, "a worker was replaced"
+    assert engine_pids(limited_static.proc.pid) == static_workers, "a worker was replaced"
     assert web_trap.hits == [], "the service fetched a URL named in a model"
 
 
@@ -293,7 +294,7 @@ def test_dynamic_bad_input(case, limited_dynamic, dynamic_workers, gene_expressi
     final = simulate_final(limited_dynamic.url)
     assert final == pytest.approx(gene_expression_final, rel=1e-9)
     assert round(final["mRNA"], 6) == 0.367166 and round(final["protein"], 6) == 0.487050
-    assert children(limited_dynamic.proc.pid) == dynamic_workers, "a worker was replaced"
+    assert engine_pids(limited_dynamic.proc.pid) == dynamic_workers, "a worker was replaced"
     assert web_trap.hits == [], "the service fetched a URL named in a model"
 
 
@@ -304,7 +305,7 @@ def test_chunked_body_past_limit(limited_static, static_workers):
                          headers={"Content-Type": "application/json"}, timeout=60)
     _check_error(resp, Case("chunked", "/v1/fba", b"", 413, "payload_too_large",
                                 f"reaches the limit of {MAX_BODY} bytes"))
-    assert children(limited_static.proc.pid) == static_workers
+    assert engine_pids(limited_static.proc.pid) == static_workers
 
 
 def test_inline_model_still_accepted(limited_static, ecoli_growth):

@@ -229,7 +229,7 @@ def client():
     from bioxen_services.settings import Settings
 
     app = create_app("static", Settings.from_env({"BIOXEN_PRELOAD": "e_coli_core", "BIOXEN_MAX_DFBA_POINTS": "500"}),
-                     background_load=False)
+                     start_engines=True)
     return app.test_client()
 
 
