@@ -1,4 +1,4 @@
-"""Test support: real services started as real processes (``bioxen serve``, gunicorn) on loopback.
+"""Test support: real services started as real processes (``bioxen serve``: a waitress front and its engine processes) on loopback.
 
 Nothing here is mocked: each :class:`ServiceProcess` is the production command on a free port of a
 127.0.0.x address, waited on through its own ``/readyz``, and stopped (SIGTERM, then SIGKILL) after.

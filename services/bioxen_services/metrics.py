@@ -1,7 +1,7 @@
 """Prometheus metrics of the services. Names start with ``bioxen_``, use base units, and keep label
 values bounded (endpoint templates, computation kinds, solver statuses).
 
-Under gunicorn, ``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports this
+``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the front, the template or any engine imports this
 module, so every worker writes its samples there and ``/metrics`` aggregates all of them.
 """
 

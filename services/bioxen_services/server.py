@@ -105,7 +105,9 @@ def serve(service: str, host: str = "0.0.0.0", port: int = 8000, engines: int | 
     server = create_server(
         app, host=host, port=port, threads=queue + SPARE_THREADS, ident=f"bioxen-{service}",
         channel_timeout=settings.idle_timeout_seconds, cleanup_interval=1, channel_request_lookahead=1,
-        max_request_body_size=settings.max_body_bytes, connection_limit=max(100, 4 * queue),
+        # a body just past the limit still reaches the app, which answers with the JSON error envelope;
+        # far past it waitress stops reading and answers 413 itself
+        max_request_body_size=settings.max_body_bytes + 2**20, connection_limit=max(100, 4 * queue),
         backlog=256, expose_tracebacks=False, clear_untrusted_proxy_headers=True)
     server.channel_class = _timed_channel(HTTPChannel, settings.read_timeout_seconds)
     _close_slow_requests(server, settings.read_timeout_seconds)

@@ -45,6 +45,8 @@ from .zygote import rss_bytes
 
 log = logging.getLogger(__name__)
 
+#: why engines are discarded (the ``reason`` label of bioxen_engine_restarts_total)
+RESTART_REASONS = ("deadline", "client_gone", "memory", "memory_recycled", "crashed", "error")
 #: how often a waiting request looks at its client and its engine's memory
 POLL_SECONDS = 0.05
 #: how long a new engine or template may take to say it is ready
@@ -97,6 +99,8 @@ class Supervisor:
         self.load_error: str | None = None
         self.draining = False
         metrics.READY.labels(service).set(0)
+        for reason in RESTART_REASONS:  # exported at 0, so rates exist before the first restart
+            metrics.ENGINE_RESTARTS.labels(service, reason)
 
     # -- state ----------------------------------------------------------------------------------
     @property

@@ -1,5 +1,5 @@
 """Schema-driven fuzzing (issue 6): schemathesis generates valid and invalid requests from each service's
-own /openapi.json and sends them to the real gunicorn service. Checks: no 5xx, every status code and
+own /openapi.json and sends them to the real service. Checks: no 5xx, every status code and
 body conforms to the document, and requests that break the schema are refused with a 4xx.
 
 Bounded: a fixed number of examples per operation (BIOXEN_FUZZ_EXAMPLES, default 20) and a fixed seed
