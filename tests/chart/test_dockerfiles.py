@@ -117,7 +117,7 @@ def _local_argv(service: str, host: str, port: int, metrics_dir: str) -> list[st
     container = named(render(), "Deployment", f"{RELEASE}-{service}")["spec"]["template"]["spec"]["containers"][0]
     args = list(container["args"])
     for flag, value in (("--host", host), ("--port", str(port)), ("--metrics-dir", metrics_dir),
-                        ("--workers", "1")):
+                        ("--engines", "1")):
         args[args.index(flag) + 1] = value
     return [str(BIN / entrypoint.value[0]), *entrypoint.value[1:], *args]
 

@@ -73,7 +73,7 @@ class TransportError(Exception):
 
 class HTTPTransport:
     """``http.client`` connections, one per (thread, scheme, host, port), reused while the server
-    keeps them open (gunicorn's sync workers close after each answer; other servers may not)."""
+    keeps them open (the services' front keeps them for BIOXEN_IDLE_TIMEOUT_SECONDS)."""
 
     def __init__(self):
         self._local = threading.local()

@@ -52,6 +52,10 @@ class ExpressionUptake:
     evaluate: Callable[[Env], float] = field(compare=False, repr=False)
     km: float = 0.0  # no half-saturation scale: steps are controlled on the concentration alone
 
+    def __reduce__(self):
+        """Sent to an engine process as its text, compiled again there (closures do not pickle)."""
+        return parse_expression, (self.text, set(self.names), "uptake")
+
     def rate(self, concentration: float, env: Env | None = None) -> float:
         if concentration <= 0:
             return 0.0
