@@ -224,8 +224,8 @@ def attribute(cluster: Cluster, vm: Container, vms: list[Container], component: 
 
 # -- image facts -----------------------------------------------------------------------------------------
 PROBE_VERSIONS = {
-    "static": ["cobra", "optlang", "swiglpk", "python-libsbml", "flask", "gunicorn"],
-    "dynamic": ["libroadrunner", "antimony", "python-libsbml", "flask", "gunicorn"],
+    "static": ["cobra", "optlang", "swiglpk", "python-libsbml"],
+    "dynamic": ["libroadrunner", "antimony", "python-libsbml"],
     "vm": ["bioxen-vm", "dnspython", "prometheus-client"],
 }
 

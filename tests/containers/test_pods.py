@@ -107,11 +107,18 @@ def test_security_context_resources_and_mounts_hold_inside(cluster, component):
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_every_env_name_the_chart_sets_is_read_by_the_image(cluster, component):
-    """A variable the image's code never names is a chart/image drift (a renamed setting does nothing)."""
+    """A variable the image's code never names is a chart/image drift (a renamed setting does nothing).
+    Names count as read when the installed code spells them out, or when they are the services' settings
+    (``Settings`` fields read as ``BIOXEN_<FIELD>``)."""
     container = one_of(cluster, component)
     names = sorted({name for name, _ in env_pairs(container.pod, container.spec)})
-    finder = ("import os, sys, site\n"
+    finder = ("import dataclasses, os, sys, site\n"
               "names = set(sys.argv[1:]); found = set()\n"
+              "try:\n"
+              "    from bioxen_services.settings import Settings\n"
+              "    found |= names & {'BIOXEN_' + f.name.upper() for f in dataclasses.fields(Settings)}\n"
+              "except ImportError:\n"
+              "    pass\n"
               "roots = ['/opt/bioxen/app'] + site.getsitepackages()\n"
               "for root in roots:\n"
               "    for d, _, fs in os.walk(root):\n"
