@@ -3,8 +3,13 @@
 
 - endpoints come from :mod:`bioxen_vm.discovery` (explicit > environment > cluster DNS) and are used
   in shuffled round-robin order;
-- every request has a finite timeout; connection errors and 503 answers are retried with exponential
-  back-off and jitter on another endpoint (computations are pure, so a retry is safe);
+- every request has a finite timeout; a request that never reached a service (connect refused, DNS,
+  connect timeout) or got 503 (not ready, overloaded, draining: nothing was computed) is retried with
+  exponential back-off and jitter on another endpoint. A request a service had and lost (the connection
+  dropped after it was sent, no answer within the read timeout, 504) is not retried: it raises
+  :class:`~bioxen_vm.errors.ComputationLost` / :class:`~bioxen_vm.errors.ServiceTimeout` /
+  :class:`~bioxen_vm.errors.ComputationTimeout`, so one request that kills or hangs a worker never
+  goes on to the next replica;
 - 4xx answers raise :class:`~bioxen_vm.errors.ClientRequestError` with the service's code and message;
 - inline models (SBML / Antimony text) are named by their sha256 first and the text is sent only when
   the worker answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import discovery, metrics
-from .errors import (BioXenError, ClientRequestError, ServiceError, ServiceTimeout,
+from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
 from .transport import HTTPTransport, Timeout, TransportError
 
@@ -173,8 +178,9 @@ class BiologicalComputationClient:
             try:
                 resp = self.transport.request(method, url + path, body=body, headers=headers, timeout=timeout)
             except TransportError as exc:
-                if exc.kind == "timeout":
-                    raise ServiceTimeout(service, f"{url}{path}: {exc}") from exc
+                if exc.sent:  # the service had it: never sent again (see bioxen_vm.errors)
+                    lost = ServiceTimeout if exc.kind == TransportError.TIMEOUT else ComputationLost
+                    raise lost(service, f"{method} {url}{path}: {exc}", url) from exc
                 pool.mark_failed(url, str(exc))
                 last = f"{url}: {exc}"
                 continue
@@ -473,5 +479,5 @@ def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]
     return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
 
 
-__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ServiceError",
+__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ComputationLost", "ServiceError",
            "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]
