@@ -97,12 +97,13 @@ REUSE_IDLE_SECONDS = 1.0
 
 def _dropped(sock: socket.socket) -> bool:
     """True when an idle connection can no longer carry a request: the server closed it (EOF pending)
-    or sent something unasked. The check urllib3 makes before reusing a pooled connection."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
+    or sent something unasked. The check urllib3 makes before reusing a pooled connection (poll, not
+    select, which fails on descriptors past 1024)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class HTTPTransport:
@@ -143,26 +144,28 @@ class HTTPTransport:
         if conn.sock is not None and (time.monotonic() - getattr(conn, "idle_since", 0.0) > REUSE_IDLE_SECONDS
                                       or _dropped(conn.sock)):
             conn.close()  # closed by the server, or idle long enough that it may close it under us
-        phase = TransportError.CONNECT
+        phase = "connect"
         try:
             if conn.sock is None:
                 conn.timeout = timeout.connect
                 conn.connect()
+            phase = "send"
             conn.sock.settimeout(timeout.read)
             conn.request(method, target, body=body, headers=dict(headers or {}))
             phase = "answer"  # the whole request is with the service from here on
             resp = conn.getresponse()
             data = resp.read()
-        except socket.timeout as exc:
+        except (OSError, http.client.HTTPException) as exc:  # socket.timeout is an OSError
             conn.close()
-            if phase == TransportError.CONNECT:
-                raise TransportError(TransportError.CONNECT, f"connect timeout after {timeout.connect} s "
-                                     "(or the request could not be written in time)") from exc
-            raise TransportError(TransportError.TIMEOUT, f"no answer within {timeout.read} s") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            if phase == TransportError.CONNECT:
-                raise TransportError(TransportError.CONNECT, _short(exc)) from exc
+            timed_out = isinstance(exc, socket.timeout)
+            if phase == "connect":
+                raise TransportError(TransportError.CONNECT, f"connect timeout after {timeout.connect} s"
+                                     if timed_out else _short(exc)) from exc
+            if phase == "send":  # the service never had the whole request: nothing to compute
+                raise TransportError(TransportError.CONNECT, "the request could not be written "
+                                     + (f"within {timeout.read} s" if timed_out else f"({_short(exc)})")) from exc
+            if timed_out:
+                raise TransportError(TransportError.TIMEOUT, f"no answer within {timeout.read} s") from exc
             raise TransportError(TransportError.LOST, f"the connection dropped after the request was sent "
                                  f"({_short(exc)})") from exc
         if resp.will_close:
