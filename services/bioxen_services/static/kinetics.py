@@ -71,6 +71,11 @@ class ExpressionUptake:
                                     f"{exc}") from None
         return max(0.0, value)
 
+    def __reduce__(self):
+        """Pickled as its text: the closures cannot be, and parsing again gives the same tree (so a
+        parsed dFBA problem can be handed to another process)."""
+        return parse_expression, (self.text, set(self.names - {"S", "X"}), "uptake")
+
 
 class _NotFinite(Exception):
     """A part of an expression gave no finite real number; the message names the part."""
