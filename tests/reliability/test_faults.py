@@ -5,9 +5,9 @@ chart's headless-Service names (the client tests' DNS setup), and VMs from ``bio
 - SIGKILL of a whole replica (master and worker, as when a pod is killed) in the middle of the load:
   every VM computation the killed replica did not have in flight completes on the services with the
   value the in-process engine computes; none is degraded or an error. The ones it had in flight (at most
-  one per VM and killed replica) are reported lost, honestly degraded, and never sent to another replica: the client cannot
-  tell a pod kill from a request that killed its worker (issue 10). DNS keeps naming the dead replica, as
-  it does until Kubernetes notices.
+  one per VM and killed replica) are reported lost, honestly degraded, and never sent to another
+  replica: the client cannot tell a pod kill from a request that killed its worker (issue 10). DNS keeps
+  naming the dead replica, as it does until Kubernetes notices.
 - The killed replica restarted with empty caches serves as soon as its /readyz says so (an inline model
   the client names by sha256 is re-sent as text), and the VMs' client takes it back into rotation.
 - A VM whose only service is down for a while reports degraded results honestly and, without any
@@ -146,7 +146,8 @@ def test_sigkill_mid_load_then_restart_with_empty_caches(cluster, growth_by_gluc
             kill.result()
         assert killed.is_set()
         assert len(results) == total
-        lost = [result for _, _, result in results if result.get("degraded_reason", "").startswith("computation_lost: ")]
+        lost = [result for _, _, result in results
+                if result.get("degraded_reason", "").startswith("computation_lost: ")]
         for result in lost:  # in flight on a killed replica: no numbers, and the reason names that replica
             assert result["status"] == "degraded" and result["execution_type"] == "symbolic", result
             assert any(f"lost the computation: POST http://{host}:" in result["degraded_reason"]
