@@ -1,5 +1,5 @@
 """Services for the benchmark: the production command (``bioxen serve``) started through the test
-suite's :class:`ServiceProcess`, plus what the benchmark reads about them (worker pids, RSS)."""
+suite's :class:`ServiceProcess`, plus what the benchmark reads about them (engine pids, RSS)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import ServiceProcess  # noqa: E402  (tests/support.py: the real `bioxen serve` as a subprocess)
 
 
-def children(pid: int) -> list[int]:
-    """Direct child pids of ``pid`` (the gunicorn workers of a master)."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
+def engine_pids(service: ServiceProcess) -> list[int]:
+    """The engine processes of a replica, as its own /readyz lists them."""
+    import requests
 
-
-def worker_pids(service: ServiceProcess) -> list[int]:
-    return children(service.proc.pid)
+    return requests.get(service.url + "/readyz", timeout=10).json()["engines"]["engines"]
 
 
 def rss_bytes(pid: int) -> int:
@@ -66,4 +58,4 @@ def cpu_seconds(pid: int) -> float:
 
 
 def workers_cpu(procs) -> float:
-    return sum(cpu_seconds(pid) for proc in procs for pid in worker_pids(proc))
+    return sum(cpu_seconds(pid) for proc in procs for pid in engine_pids(proc))

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cobra", "optlang", "swiglpk", "libroadrunner", "antimony", "flask", "gunicorn", "requests",
+PACKAGES = ("cobra", "optlang", "swiglpk", "libroadrunner", "antimony", "flask", "waitress", "requests",
             "numpy")
 
 

@@ -28,7 +28,7 @@ PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
 def raw_post(host: str, port: int, path: str, body: bytes) -> bytes:
-    """One POST over a fresh connection (what every request costs against gunicorn's sync workers)."""
+    """One POST over a fresh connection (a client that does not keep connections alive)."""
     with socket.create_connection((host, port)) as sock:
         sock.sendall(b"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
@@ -80,7 +80,7 @@ def main() -> None:
         status = answer.split(b" ", 2)[1]
         if status != b"200":
             raise SystemExit(f"{args.path} answered {answer[:400]!r}")
-        worker = launch.worker_pids(proc)[0]
+        worker = launch.engine_pids(proc)[0]
         out = args.raw or tempfile.mktemp(suffix=".folded")
         spy = subprocess.Popen([str(PY_SPY), "record", "-p", str(worker), "-o", out, "-f", "raw", "-r",
                                 str(args.rate), "-d", str(args.seconds), "--nonblocking"],

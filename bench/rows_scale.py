@@ -209,7 +209,7 @@ def memory_of(service: str, total: int, checkpoints: tuple[int, ...]) -> tuple[f
         mix = dynamic_mix(rng, text)
     proc, cold = launch.start(service, host="127.0.0.4")
     try:
-        worker, = launch.worker_pids(proc)
+        worker, = launch.engine_pids(proc)
         http = Http(proc.url, service)
         rss: dict[int, int] = {0: launch.rss_bytes(worker)}
         codes: dict[int, int] = {}
@@ -218,7 +218,7 @@ def memory_of(service: str, total: int, checkpoints: tuple[int, ...]) -> tuple[f
             codes[resp.status_code] = codes.get(resp.status_code, 0) + 1
             if n in checkpoints:
                 rss[n] = launch.rss_bytes(worker)
-        if launch.worker_pids(proc) != [worker]:
+        if launch.engine_pids(proc) != [worker]:
             raise RuntimeError("the worker was replaced during the run")
         load = sum(float(line.rsplit(" ", 1)[1]) for line in http.get_text("/metrics").splitlines()
                    if line.startswith("bioxen_model_load_duration_seconds_sum"))

@@ -2,9 +2,8 @@
 each row times the service call and the issue's in-process reference of the same work, interleaved.
 
 The service side is the VM client's own request path (``BiologicalComputationClient.request`` over its
-default ``http.client`` transport: what a VM pays per call; gunicorn's sync workers answer
-``Connection: close``, so every request opens a new TCP connection, and the diagnostics measure that
-floor, also through a ``requests.Session`` for comparison). The in-process side is what a user with the
+default ``http.client`` transport: what a VM pays per call, over a kept-alive connection to the
+waitress front; the diagnostics measure that floor, also through a ``requests.Session`` for comparison). The in-process side is what a user with the
 engine in their own process would write.
 """
 

@@ -5,7 +5,7 @@ one machine. Prints a table (medians, ratios, target, met / not met) and writes 
     .venv/bin/python bench/run.py --quick                       # fewer repetitions, smaller batches
     .venv/bin/python bench/run.py --only latency,fva            # some groups only
 
-Services are started here with the production command (``bioxen serve``, gunicorn sync workers) on
+Services are started here with the production command (``bioxen serve``: a waitress front and engine processes) on
 loopback and stopped at the end. BLAS/OpenMP threads are held at one, in this process and the services.
 """
 
@@ -68,7 +68,7 @@ def markdown(info: dict, rows: list[Row], diagnostics: dict) -> str:
              f"{info['total_seconds']:.0f} s. Machine: {info['nproc']} CPUs ({info['cpu']}), "
              f"{info['memory_gib']} GiB, {info['platform']}; Python {info['python']}, cobra {v['cobra']} "
              f"(GLPK via swiglpk {v['swiglpk']}), libroadrunner {v['libroadrunner']}, antimony {v['antimony']}, "
-             f"Flask {v['flask']}, gunicorn {v['gunicorn']}; threads {info['threads']}. Load average "
+             f"Flask {v['flask']}, waitress {v['waitress']}; threads {info['threads']}. Load average "
              f"{info['load_before']} before, {info['load_after']} after.", "",
              "| row | service | in-process / baseline | value | target | status |",
              "|---|---|---|---|---|---|"]

@@ -5,7 +5,7 @@ Each VM is a thread with its own HTTP session and its own ``bioxen_vm`` VM (phas
 through the real client and hypervisor). Every valid answer is compared with the value the in-process
 engine computes; every bad request must get a 4xx. Figures: requests, errors, 5xx on valid requests
 (must be 0), wrong values (must be 0), latency p50/p99, worker RSS at start, over time and at the end,
-worker pids (a crashed worker would be replaced by gunicorn). Written to ``bench/soak.json`` and to the
+engine pids (a crashed or killed engine would be replaced by the front). Written to ``bench/soak.json`` and to the
 "Soak" section of ``bench/RESULTS.md`` (other sections are left alone).
 
     python bench/soak.py [--seconds 180] [--vms 16] [--workers 2]
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from launch import ROOT, rss_bytes, services, worker_pids  # also puts tests/ on sys.path
+from launch import ROOT, rss_bytes, services, engine_pids  # also puts tests/ on sys.path
 
 from support import BYTECODE, glucose_growth  # noqa: E402
 
@@ -210,7 +210,7 @@ class VM(threading.Thread):
 
 # -- measurement ----------------------------------------------------------------------------------------
 def _rss(procs) -> dict[str, dict[int, int]]:
-    return {p.service: {pid: rss_bytes(pid) for pid in worker_pids(p)} for p in procs}
+    return {p.service: {pid: rss_bytes(pid) for pid in engine_pids(p)} for p in procs}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -258,7 +258,7 @@ def write_results_section(figures: dict) -> None:
         "",
         f"`make soak` (bench/soak.py, figures in bench/soak.json), {figures['finished']}, {figures['machine']}: "
         f"{figures['vms']} concurrent VMs (threads) for {figures['seconds']:.0f} s against the static and "
-        f"dynamic services ({figures['workers']} gunicorn workers each, default limits); 20 % bad requests "
+        f"dynamic services ({figures['workers']} engine processes each, default limits); 20 % bad requests "
         "(malformed JSON, unknown ids, lb > ub, NaN, model_path, entity and gzip bombs, Antimony errors and "
         "imports, limits), 80 % valid (VM process codes through bioxen_vm, FBA, FVA, knockouts, simulate, scan, "
         "steady state, inline programs that churn the model cache). Valid answers compared with in-process "
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="duration of the load (default 180)")
     parser.add_argument("--vms", type=int, default=16, help="concurrent VMs (threads), default 16")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service, default 2")
+    parser.add_argument("--workers", type=int, default=2, help="engine processes per service, default 2")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--no-write", action="store_true", help="print the figures, write no files")
     args = parser.parse_args(argv)
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = [{"service": s, "host": "127.0.0.41", "workers": args.workers} for s in ("static", "dynamic")]
     with services(*specs) as procs:
         urls = {p.service: p.url for p in procs}
-        pids_start = {p.service: sorted(worker_pids(p)) for p in procs}
+        pids_start = {p.service: sorted(engine_pids(p)) for p in procs}
         rss_start = _rss(procs)
         log.info("services ready: %s; workers %s", urls, pids_start)
         started = time.monotonic()
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 vm.join(timeout=max(0.0, 10.0 / len(vms)))
         elapsed = time.monotonic() - started
         rss_end = _rss(procs)
-        pids_end = {p.service: sorted(worker_pids(p)) for p in procs}
+        pids_end = {p.service: sorted(engine_pids(p)) for p in procs}
 
     outcomes = [o for vm in vms for o in vm.outcomes]
     failures = [f for vm in vms for f in vm.failures]

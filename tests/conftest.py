@@ -1,4 +1,4 @@
-"""Session-wide fixtures: the real services, started once per test run as gunicorn processes, and
+"""Session-wide fixtures: the real services, started once per test run as real processes (``bioxen serve``), and
 the in-process engines on the same shipped models for comparisons."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test support: real services started as real processes (``bioxen serve``, gunicorn) on loopback.
+"""Test support: real services started as real processes (``bioxen serve``: a waitress front and its engine processes) on loopback.
 
 Nothing here is mocked: each :class:`ServiceProcess` is the production command on a free port of a
 127.0.0.x address, waited on through its own ``/readyz``, and stopped (SIGTERM, then SIGKILL) after.
@@ -38,6 +38,14 @@ def metric_value(text: str, name: str, **labels) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def engine_pids(front_pid: int) -> set[int]:
+    """The engine processes of a replica and their template (the front's descendants): the same set
+    before and after some requests means no engine process was replaced meanwhile."""
+    import psutil
+
+    return {child.pid for child in psutil.Process(front_pid).children(recursive=True)}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -81,6 +81,15 @@ ROWS = [
             ("{{service}} scraped", f"count by (service) (bioxen_ready{{{SEL}}})"),
             ("{{service}} ready", f"sum by (service) (bioxen_ready{{{SEL}}})")]),
     ]),
+    ("Engine processes", [
+        ("Engine processes alive", "short", [
+            ("{{service}}", f"sum by (service) (bioxen_engines{{{SEL}}})")]),
+        ("Engines replaced, by reason", "ops", [
+            ("{{service}} {{reason}}",
+             f"sum by (service, reason) (rate(bioxen_engine_restarts_total{{{SEL}}}[{RATE}]))")]),
+        ("Engine replacement time p95 (fork from the template to serving)", "s", [
+            ("{{service}} p95", quantile(0.95, "bioxen_engine_spawn_duration_seconds", "service"))]),
+    ]),
     ("Biological VMs", [
         ("VM fallbacks by reason", "ops", [
             ("{{vm_id}} {{reason}}",

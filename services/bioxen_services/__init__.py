@@ -5,7 +5,7 @@ Two Flask applications built by :func:`bioxen_services.app.create_app`:
 - ``static``: COBRApy flux-balance analysis (FBA, pFBA, FVA, knockouts, dFBA) on SBML models;
 - ``dynamic``: libRoadRunner simulation (ODE and Gillespie) of SBML or Antimony programs.
 
-Serve them with ``bioxen serve static|dynamic`` (gunicorn, one process per worker: GLPK and
+Serve them with ``bioxen serve static|dynamic`` (a front process and supervised engine processes: GLPK and
 Antimony are not thread-safe).
 """
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import g, request
 
 from bioxen_vm.bytecode import Manifest
 
-from .runtime import Runtime
+from . import metrics
+from .errors import ServiceError
 from .settings import Settings
-from .store import Compiled, ModelStore
-from .timeouts import time_budget
+from .supervisor import Supervisor
 from .validation import ModelRef
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -18,15 +26,32 @@ class ServiceContext:
     service: str
     settings: Settings
     manifest: Manifest
-    store: ModelStore
-    runtime: Runtime
+    runtime: Supervisor
 
-    def model(self, ref: ModelRef) -> Compiled:
-        """A compiled model for this request, once the worker is ready: compiled under the engine lock
-        and within the request's time budget (a huge inline model answers 504, like a long computation)."""
-        self.runtime.wait_ready()
-        with self.runtime.lock, time_budget(self.settings.request_timeout_seconds, "compiling this model"):
-            return self.store.get(ref)
+    def model_ids(self) -> list[str]:
+        """The shipped model ids, from the manifest."""
+        models = self.manifest.metabolic_models if self.service == "static" else self.manifest.kinetic_programs
+        return list(models)
 
-    def shipped(self, model_id: str) -> Compiled:
-        return self.model(ModelRef("id", model_id))
+    def deadline(self) -> float:
+        """Monotonic end of the current request's time budget (it started when the request arrived)."""
+        return g.get("deadline") or time.monotonic() + self.settings.request_timeout_seconds
+
+    def compute(self, kind: str, fn: Callable, ref: ModelRef | None, *args) -> Any:
+        """``fn(model, *args)`` in an engine process on the model ``ref`` names (``fn(store, *args)``
+        when ``ref`` is None), under the request's deadline; counted by kind and status."""
+        started = time.perf_counter()
+        status = "error"
+        try:
+            result = self.runtime.run(kind, fn, ref, args, deadline=self.deadline(),
+                                      gone=request.environ.get("waitress.client_disconnected", _never))
+            # a result may name its final status itself (a dFBA run: its last point's)
+            status = getattr(result, "status", None) or (
+                result.get("status") if isinstance(result, dict) else None) or "success"
+            return result
+        except ServiceError as exc:
+            status = exc.code
+            raise
+        finally:
+            metrics.COMPUTATIONS.labels(self.service, kind, str(status)).inc()
+            metrics.COMPUTATION_SECONDS.labels(self.service, kind).observe(time.perf_counter() - started)

@@ -19,8 +19,11 @@
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── LimitExceeded (422 limit_exceeded)
     ├── ComputationFailed (422 computation_failed)      e.g. no steady state found
+    ├── RequestCancelled (499 cancelled)              the client went away; nobody reads the answer
+    ├── EngineFailed (500 engine_failed)              the engine process died or erred; it was replaced
     ├── NotReady (503 not_ready)
-    └── ComputationTimeout (504 timeout)
+    ├── Overloaded (503 overloaded)                   every engine busy and the wait queue full
+    └── ComputationTimeout (504 timeout)              past the deadline; the engine process was killed
 """
 
 from __future__ import annotations
@@ -109,9 +112,23 @@ class ComputationFailed(ServiceError):
     code = "computation_failed"
 
 
+class RequestCancelled(ServiceError):
+    status_code = 499
+    code = "cancelled"
+
+
+class EngineFailed(ServiceError):
+    code = "engine_failed"
+
+
 class NotReady(ServiceError):
     status_code = 503
     code = "not_ready"
+
+
+class Overloaded(ServiceError):
+    status_code = 503
+    code = "overloaded"
 
 
 class ComputationTimeout(ServiceError):

@@ -30,14 +30,17 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the shipped models are loaded and compiled in this worker."""
+    """Readiness: the engine template has compiled the shipped models and engines are serving.
+    Answered by the front itself, so busy engines never delay it."""
     ctx = _ctx()
     runtime = ctx.runtime
-    body = {"service": SERVICE_NAMES[ctx.service], "ready": runtime.ready.is_set(),
-            "models_loaded": sorted(ctx.store.shipped), "load_seconds": runtime.load_seconds}
+    runtime.start()
+    body = {"service": SERVICE_NAMES[ctx.service], "ready": runtime.ready,
+            "models_loaded": runtime.models_loaded, "load_seconds": runtime.load_seconds,
+            "engines": runtime.pids()}
     if runtime.load_error:
         body["error"] = runtime.load_error
-    if getattr(runtime, "draining", False):
+    if runtime.draining:
         body["ready"] = False
         body["draining"] = True
     return json_response(body, 200 if body["ready"] else 503)
@@ -52,4 +55,4 @@ def metrics_view():
 @bp.get("/openapi.json")
 def openapi_view():
     ctx = _ctx()
-    return json_response(openapi.document(ctx.service, ctx.store.ids()))
+    return json_response(openapi.document(ctx.service, ctx.model_ids()))

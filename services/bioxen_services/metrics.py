@@ -1,7 +1,7 @@
 """Prometheus metrics of the services. Names start with ``bioxen_``, use base units, and keep label
 values bounded (endpoint templates, computation kinds, solver statuses).
 
-Under gunicorn, ``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports this
+``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the front, the template or any engine imports this
 module, so every worker writes its samples there and ``/metrics`` aggregates all of them.
 """
 
@@ -38,9 +38,15 @@ MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by a wor
                       ["service"], multiprocess_mode="livemax")
 READY = Gauge("bioxen_ready", "1 when the worker has loaded its shipped models",
               ["service"], multiprocess_mode="livemin")
-ISOLATED_RUNS = Counter("bioxen_isolated_computations_total",
-                        "Computations forecast to be long, run in a forked copy of the worker that the "
-                        "time budget can stop", ["service"])
+ENGINES = Gauge("bioxen_engines", "Engine processes alive in a replica", ["service"],
+                multiprocess_mode="livemax")
+ENGINE_RESTARTS = Counter("bioxen_engine_restarts_total",
+                          "Engine processes discarded and replaced, by reason (deadline, client_gone, memory, "
+                          "memory_recycled, crashed, error)", ["service", "reason"])
+ENGINE_SPAWN_SECONDS = Histogram("bioxen_engine_spawn_duration_seconds",
+                                 "Time to fork a new engine process from the warm template until it serves",
+                                 ["service"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                       0.5, 1.0, 2.5, 5.0))
 MODEL_LOAD_SECONDS = Histogram("bioxen_model_load_duration_seconds", "Time to parse and compile a model",
                                ["service", "source"], buckets=LATENCY_BUCKETS)
 

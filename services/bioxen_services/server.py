@@ -1,9 +1,21 @@
-"""Production server: gunicorn with sync workers, one engine per process.
+"""Production server: one front process per replica, serving the Flask app on waitress, with the
+engines in supervised processes (:mod:`.supervisor`).
 
-``bioxen serve static|dynamic`` calls :func:`serve`. The calling process becomes the gunicorn master
-(so in a container it is PID 1 and receives SIGTERM); each worker builds its own app with
-:func:`bioxen_services.app.create_app`. Prometheus samples of all workers are aggregated through a
-multiprocess directory that the master empties at start and prunes when a worker exits.
+``bioxen serve static|dynamic`` calls :func:`serve`; the calling process is the front (in a container,
+PID 1, so it receives SIGTERM). Why waitress: its I/O thread reads each request whole (headers and
+body) before a handler thread sees it, and buffers answers, so a client that dribbles its request or
+never reads its answer holds a socket, never a thread; ``/healthz``, ``/readyz`` and ``/metrics`` are
+answered by the front's own threads whatever the engines are doing. On top of waitress:
+
+- a request must arrive whole within ``read_timeout_seconds`` of its first byte (else the connection
+  is closed), idle or unread connections close after ``idle_timeout_seconds``;
+- the handler threads outnumber the requests that may wait for an engine, so probes always find one;
+- a client that disconnects is noticed while its computation runs (``waitress.client_disconnected``)
+  and its engine is stopped.
+
+SIGTERM drains: readiness answers 503 at once (Kubernetes takes the pod out of its Services), the
+listener closes after ``drain_seconds``, requests in flight finish (their deadlines bound that), then
+the engines and the template stop and the process exits 0.
 """
 
 from __future__ import annotations
@@ -15,25 +27,16 @@ import signal
 import socket
 import tempfile
 import threading
-from pathlib import Path
+import time
 
 from . import SERVICES
 
 log = logging.getLogger(__name__)
 
-#: single-threaded numeric libraries per worker, so N workers use N cores and no more
+#: single-threaded numeric libraries per engine process, so N engines use N cores and no more
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def available_cpus() -> int:
-    """CPUs this process may use: the cgroup quota in a container, else the affinity mask."""
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            return max(1, int(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, len(os.sched_getaffinity(0)))
+#: front threads beyond the requests that may wait for engines: probes and /metrics always get one
+SPARE_THREADS = 4
 
 
 def prepare_metrics_dir(path: str | None) -> str:
@@ -49,87 +52,101 @@ def prepare_metrics_dir(path: str | None) -> str:
     return path
 
 
-def serve(service: str, host: str = "0.0.0.0", port: int = 8000, workers: int | None = None,
+def _timed_channel(base, read_timeout: float):
+    """waitress's channel, remembering when the request it is reading began."""
+
+    class TimedChannel(base):
+        request_began = None
+
+        def received(self, data):
+            if self.request is None and data:
+                self.request_began = time.monotonic()
+            return super().received(data)
+
+    return TimedChannel
+
+
+def _close_slow_requests(server, read_timeout: float) -> None:
+    """Every maintenance pass also closes connections whose request has been arriving for too long."""
+    maintenance = server.maintenance
+
+    def run(now):
+        maintenance(now)
+        cutoff = time.monotonic() - read_timeout
+        for channel in list(server.active_channels.values()):
+            began = getattr(channel, "request_began", None)
+            if channel.request is not None and began is not None and began < cutoff:
+                log.info("closing a connection whose request took more than %.0f s to arrive", read_timeout)
+                channel.will_close = True
+
+    server.maintenance = run
+
+
+def serve(service: str, host: str = "0.0.0.0", port: int = 8000, engines: int | None = None,
           timeout: float | None = None, metrics_dir: str | None = None, log_level: str = "info") -> None:
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
     os.environ.update({k: os.environ.get(k, v) for k, v in THREAD_ENV.items()})
     prepare_metrics_dir(metrics_dir)
 
-    from gunicorn.app.base import BaseApplication
+    from waitress.channel import HTTPChannel
+    from waitress.server import create_server
 
-    from .runtime import share_drain_flag
+    from .app import create_app
     from .settings import Settings
 
-    settings = Settings.from_env()  # checked here once, so a bad setting stops the master, not each worker
-    budget = timeout or settings.request_timeout_seconds
-    drain_flag = share_drain_flag()  # before the fork: every worker's /readyz reads it
-    options = {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": workers or available_cpus(),
-        "worker_class": "sync",
-        # a computation past its budget is stopped by the app (504); this is the last resort
-        "timeout": int(budget) + 30,
-        # on SIGTERM a worker finishes its request, which the budget bounds; then it exits
-        "graceful_timeout": int(budget) + 5,
-        "keepalive": 5,
-        "backlog": 256,
-        "loglevel": log_level,
-        "accesslog": None,
-        "errorlog": "-",
-        "proc_name": f"bioxen-{service}",
-        "child_exit": _child_exit,
-        "worker_int": _worker_int,
-        "when_ready": lambda server: _drain_on_term(server, drain_flag, settings.drain_seconds),
-    }
+    overrides = {k: v for k, v in (("engines", engines), ("request_timeout_seconds", timeout)) if v}
+    settings = Settings.from_env(**overrides)  # checked once here: a bad setting stops the replica at once
+    app = create_app(service, settings)
+    supervisor = app.extensions["bioxen"].runtime
+    supervisor.start()
 
-    class _App(BaseApplication):
-        def load_config(self):
-            for key, value in options.items():
-                self.cfg.set(key, value)
+    queue = supervisor.size + supervisor.queue_limit
+    server = create_server(
+        app, host=host, port=port, threads=queue + SPARE_THREADS, ident=f"bioxen-{service}",
+        channel_timeout=settings.idle_timeout_seconds, cleanup_interval=1, channel_request_lookahead=1,
+        # a body just past the limit still reaches the app, which answers with the JSON error envelope;
+        # far past it waitress stops reading and answers 413 itself
+        max_request_body_size=settings.max_body_bytes + 2**20, connection_limit=max(100, 4 * queue),
+        backlog=256, expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    server.channel_class = _timed_channel(HTTPChannel, settings.read_timeout_seconds)
+    _close_slow_requests(server, settings.read_timeout_seconds)
+    in_flight = app.extensions["bioxen_in_flight"]
 
-        def load(self):
-            from .app import create_app
+    def drain_and_exit():
+        time.sleep(settings.drain_seconds)
+        server.accepting = False
+        try:  # connection attempts are refused from now on, not left in the backlog
+            server.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        deadline = time.monotonic() + settings.request_timeout_seconds + 5
+        while time.monotonic() < deadline and (in_flight.count or _unsent(server)):
+            time.sleep(0.05)
+        supervisor.stop()
+        log.info("%s service stopped", service)
+        logging.shutdown()
+        os._exit(0)
 
-            return create_app(service)
+    def on_term(signum, frame):
+        if supervisor.draining:
+            return
+        supervisor.draining = True
+        from . import metrics
 
-    log.info("bioxen %s service on %s with %s workers", service, options["bind"], options["workers"])
-    _App().run()
+        metrics.READY.labels(service).set(0)
+        log.info("draining: readiness false, listener closes in %.1f s", settings.drain_seconds)
+        threading.Thread(target=drain_and_exit, name="drain", daemon=True).start()
 
-
-def _drain_on_term(server, flag, seconds: float) -> None:
-    """SIGTERM starts draining: every worker's /readyz answers 503 at once (so Kubernetes takes the
-    pod out of its Services) while requests are still served for ``seconds``; then gunicorn's
-    graceful stop lets each worker finish the request it is on, and exits. The listening socket is
-    shut down (not only closed: the workers share it), so a connection attempt from then on is
-    refused at once instead of waiting in the backlog for a worker that will never accept it.
-    A second SIGTERM skips the rest of the wait."""
-    stop = server.handle_term
-
-    def handle_term():
-        if flag.value or seconds <= 0:
-            flag.value = 1
-            server.kill_workers(signal.SIGTERM)  # idle workers leave their accept loop first
-            for listener in server.LISTENERS:
-                try:
-                    listener.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            stop()
-        flag.value = 1
-        server.log.info("draining: readiness false, stopping in %.1f s", seconds)
-        timer = threading.Timer(seconds, server.signal, (signal.SIGTERM, None))
-        timer.daemon = True
-        timer.start()
-
-    server.handle_term = handle_term
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    log.info("bioxen %s service on %s:%s with %d engine processes", service, host, port, supervisor.size)
+    try:
+        server.run()
+    finally:
+        supervisor.stop()
 
 
-def _child_exit(server, worker) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
-
-
-def _worker_int(worker) -> None:
-    worker.log.info("worker %s interrupted", worker.pid)
+def _unsent(server) -> bool:
+    """Whether any connection still has an answer being written."""
+    return any(channel.total_outbufs_len or channel.requests for channel in list(server.active_channels.values()))

@@ -28,15 +28,31 @@ class Settings:
     max_knockouts: int = 10_000
     #: most steps of one dFBA run
     max_dfba_points: int = 10_001
-    #: wall-clock budget of one computation; past it the service answers 504
+    #: wall-clock deadline of one request, from its arrival to its answer (waiting for an engine,
+    #: compiling the model, computing); past it the engine process is killed and the service answers 504
     request_timeout_seconds: float = 60.0
+    #: engine processes per replica (0: the CPUs available to the container)
+    engines: int = 0
+    #: requests that may wait for a busy engine at once, per engine; past it the service answers 503
+    queue_per_engine: int = 8
+    #: memory one engine process may add above what it shared with its template at birth: past it
+    #: during a computation the process is killed (422); above half of it after a request it is recycled
+    engine_memory_bytes: int = 1024 * _MIB
+    #: seconds a client may take to send a whole request (headers and body) once it started one
+    read_timeout_seconds: float = 30.0
+    #: seconds an idle keep-alive connection (or one whose answer is not being read) is kept
+    idle_timeout_seconds: float = 30.0
+    #: most JSON objects and arrays in one request body (counted before parsing: each costs memory)
+    max_json_containers: int = 1_000_000
+    #: most numbers in one answer (time points x selections, grid points x selections ...)
+    max_result_values: int = 5_000_000
     #: after SIGTERM, seconds a replica keeps serving with readiness false before it stops accepting
     #: (time for Kubernetes to take it out of its Services); then requests in flight finish
     drain_seconds: float = 0.0
     #: inline models kept compiled per worker (least recently used evicted)
     model_cache_size: int = 16
-    #: rough memory bound of the inline-model cache (sum of model text sizes x expansion factor)
-    model_cache_bytes: int = 1024 * _MIB
+    #: memory bound of one engine's inline-model cache (each model counted by the memory its compile added)
+    model_cache_bytes: int = 512 * _MIB
     #: shipped models loaded at start-up ("all", "none" or a comma-separated list of ids)
     preload: str = "all"
     #: when set, compute endpoints need "Authorization: Bearer <token>"; health and metrics stay open
@@ -67,13 +83,17 @@ class Settings:
 
     def check(self) -> None:
         for name in ("max_body_bytes", "max_json_depth", "max_time_points", "max_scan_points",
-                     "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes"):
+                     "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes",
+                     "queue_per_engine", "engine_memory_bytes", "max_json_containers", "max_result_values"):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)}")
         if not self.drain_seconds >= 0:
             raise ValueError("setting drain_seconds must not be negative")
-        if not self.request_timeout_seconds > 0:
-            raise ValueError("setting request_timeout_seconds must be positive")
+        for name in ("request_timeout_seconds", "read_timeout_seconds", "idle_timeout_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"setting {name} must be positive")
+        if self.engines < 0:
+            raise ValueError("setting engines must not be negative (0: one per CPU)")
         if not (Path(self.bytecode_dir) / "manifest.json").is_file():
             raise ValueError(f"no bytecode manifest in {self.bytecode_dir} (set BIOXEN_BYTECODE_DIR)")
 

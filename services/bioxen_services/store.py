@@ -17,6 +17,7 @@ from .cache import LRUCache, sha256_text
 from .errors import InvalidModel, ModelNotCached, UnknownModel
 from .settings import Settings
 from .validation import ModelRef
+from .zygote import rss_bytes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,8 +29,6 @@ _DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
 _EXTERNAL_MODEL = re.compile(rb"externalModelDefinition", re.IGNORECASE)
 #: Antimony's ``import "file"`` reads a file of the server (and quotes it in its error messages)
 _ANTIMONY_IMPORT = re.compile(r"\bimport\b")
-#: inline models are counted at this many bytes of memory per byte of text (a rough, safe upper bound)
-MEMORY_PER_TEXT_BYTE = 20
 
 
 @dataclass
@@ -156,9 +155,12 @@ class ModelStore(Generic[T]):
         metrics.CACHE_MISSES.labels(self.service, "inline").inc()
         check_model_text(text, fmt)
         started = time.perf_counter()
+        before = rss_bytes()
         engine = self.compile(text, fmt, "inline")
+        # counted by the memory the compile added to this process (at least the text itself)
+        size = max(rss_bytes() - before, len(text))
         metrics.MODEL_LOAD_SECONDS.labels(self.service, "inline").observe(time.perf_counter() - started)
         compiled = Compiled(engine, self.model_id(engine, key[:12]), key, "inline")
-        self.inline.put(key, compiled, len(text) * MEMORY_PER_TEXT_BYTE)
+        self.inline.put(key, compiled, size)
         self._update_gauge()
         return compiled

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 
+from .cache import sha256_text
 from .errors import ModelPathNotAllowed, ValidationError
 
 _MISSING = object()
@@ -146,6 +148,13 @@ class ModelRef:
 
     kind: str  # "id" | "sbml" | "antimony" | "sha256"
     value: str
+
+    @cached_property
+    def cache_key(self) -> str | None:
+        """The sha256 an engine caches this model under (None for shipped models, which every engine has)."""
+        if self.kind == "id":
+            return None
+        return self.value if self.kind == "sha256" else sha256_text(self.value)
 
 
 def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | None = None) -> ModelRef:

@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 import zlib
@@ -92,8 +93,6 @@ def read_json(settings: Settings) -> dict:
     limit = settings.max_body_bytes
     if len(raw) > limit:
         raise PayloadTooLarge(f"request body of {len(raw)} bytes exceeds the limit of {limit} bytes")
-    if len(raw) >= limit and request.content_length is None:  # werkzeug cuts a chunked body at the limit
-        raise PayloadTooLarge(f"chunked request body reaches the limit of {limit} bytes; send less")
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -107,6 +106,10 @@ def read_json(settings: Settings) -> dict:
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
     if not raw.strip():
         return {}
+    containers = raw.count(b"{") + raw.count(b"[")  # an upper bound, counted before anything is built
+    if containers > settings.max_json_containers:
+        raise PayloadTooLarge(f"request body holds up to {containers} JSON objects and arrays, above the limit "
+                              f"of {settings.max_json_containers}")
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError as exc:
@@ -155,14 +158,35 @@ def init_errors(app: Flask) -> None:
                               "when reporting it"), 500)
 
 
+#: a client's X-Request-ID is taken only in this shape (it goes into logs and answers)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class InFlight:
+    """Requests being processed by this front (the drain on SIGTERM waits for zero)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.count += n
+
+
 def init_observability(app: Flask, service: str) -> None:
     in_flight = metrics.IN_FLIGHT.labels(service)
+    counter = app.extensions["bioxen_in_flight"] = InFlight()
+    budget = app.extensions["bioxen"].settings.request_timeout_seconds
 
     @app.before_request
     def start():
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        g.deadline = time.monotonic() + budget
         in_flight.inc()
+        counter.add(1)
 
     @app.after_request
     def finish(response: Response):
@@ -178,17 +202,22 @@ def init_observability(app: Flask, service: str) -> None:
     def done(exc):
         if "started" in g:
             in_flight.dec()
+            counter.add(-1)
 
 
 def init_auth(app: Flask, token: str) -> None:
     if not token:
         return
-    expected = f"Bearer {token}"
+    expected = token.encode("utf-8")
 
     @app.before_request
     def check_token():
         if request.path in OPEN_PATHS:
             return None
-        if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+        # the scheme is case-insensitive (RFC 9110); the header is compared as bytes, so any text
+        # (non-ASCII included) is simply a wrong token
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("utf-8", "surrogateescape"), expected):
             raise Unauthorized("this service needs a bearer token: send 'Authorization: Bearer <token>'")
         return None

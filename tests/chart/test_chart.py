@@ -178,7 +178,7 @@ def url_maps():
 
     maps = {}
     for svc in SERVICES:
-        app = create_app(svc, Settings.from_env(preload="none"), background_load=False)
+        app = create_app(svc, Settings.from_env(preload="none"))
         maps[svc] = {rule.rule: rule.methods for rule in app.url_map.iter_rules()}
     return maps
 
@@ -213,20 +213,51 @@ def test_graceful_shutdown_budget(objects):
         assert command[0] == "sleep"
         env = {e["name"]: e.get("value") for e in container.get("env", [])}
         budget = float(env.get("BIOXEN_REQUEST_TIMEOUT_SECONDS") or Settings.request_timeout_seconds)
-        # preStop sleep, then gunicorn's graceful timeout (the request budget + 5 s, server.py) must fit
+        # preStop sleep, then the front's drain (requests in flight end by their deadline; + 5 s, server.py)
         assert spec["terminationGracePeriodSeconds"] > int(command[1]) + budget + 5
 
 
-@pytest.mark.parametrize("cpu, workers", [("250m", "1"), ("1", "1"), ("1500m", "2"), ("2", "2"), ("3", "3")])
-def test_workers_derive_from_the_cpu_request(cpu, workers):
+@pytest.mark.parametrize("cpu, engines", [("250m", "1"), ("1", "1"), ("1500m", "2"), ("2", "2"), ("3", "3")])
+def test_engines_derive_from_the_cpu_request(cpu, engines):
     dep = named(render(sets=(f"static.resources.requests.cpu={cpu}",)), "Deployment", f"{RELEASE}-static")
     args = _container(dep["spec"]["template"]["spec"])["args"]
-    assert args[args.index("--workers") + 1] == workers
+    assert args[args.index("--engines") + 1] == engines
 
 
-def test_explicit_workers_win(full_objects):
+def test_explicit_engines_win(full_objects):
     args = _container(named(full_objects, "Deployment", f"{RELEASE}-static")["spec"]["template"]["spec"])["args"]
-    assert args[args.index("--workers") + 1] == "3"
+    assert args[args.index("--engines") + 1] == "3"
+
+
+#: memory of a replica besides its engines' own growth: the front and the template holding every shipped
+#: model (measured: static ~0.8 GiB with iMM904, dynamic ~0.3 GiB), rounded up
+BASELINE_MIB = {"static": 1024, "dynamic": 384}
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 ** 2}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[:-2]) * factor
+    return float(quantity) / 2**20
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
+def test_memory_limit_holds_the_template_and_every_engine_allowance(values):
+    """The pod's memory limit must cover the baseline plus each engine's allowance (BIOXEN_ENGINE_MEMORY_BYTES,
+    past which the front kills an engine): else the kernel's OOM killer, not the service, decides."""
+    for svc in SERVICES:
+        try:
+            dep = named(render(values), "Deployment", f"{RELEASE}-{svc}")
+        except (KeyError, StopIteration, AssertionError):
+            continue
+        container = _container(dep["spec"]["template"]["spec"])
+        args = container["args"]
+        engines = int(args[args.index("--engines") + 1])
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        allowance = int(env["BIOXEN_ENGINE_MEMORY_BYTES"]) / 2**20
+        limit = _mebibytes(container["resources"]["limits"]["memory"])
+        assert limit >= BASELINE_MIB[svc] + engines * allowance, (svc, limit, engines, allowance)
 
 
 @pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)

@@ -1,7 +1,7 @@
 """The images, read with Docker's own parser (PyPI ``dockerfile``) since no container engine runs here:
 multi-stage, the tests' Python minor, dependency files before source, numeric non-root user, exec-form
 entrypoint equal to the CLI's serve command; then that entrypoint, with the chart's arguments, run as a
-local process (the production gunicorn server) as a smoke test."""
+local process (the production server) as a smoke test."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def _local_argv(service: str, host: str, port: int, metrics_dir: str) -> list[st
     container = named(render(), "Deployment", f"{RELEASE}-{service}")["spec"]["template"]["spec"]["containers"][0]
     args = list(container["args"])
     for flag, value in (("--host", host), ("--port", str(port)), ("--metrics-dir", metrics_dir),
-                        ("--workers", "1")):
+                        ("--engines", "1")):
         args[args.index(flag) + 1] = value
     return [str(BIN / entrypoint.value[0]), *entrypoint.value[1:], *args]
 

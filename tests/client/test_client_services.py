@@ -1,4 +1,4 @@
-"""The client against the real services (gunicorn, 2 workers each): every number compared with cobra
+"""The client against the real services (a front and 2 engine processes each): every number compared with cobra
 or libRoadRunner run in this process on the same shipped files; chunked batches equal the whole."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Observability against real servers: a real Prometheus (Debian package) on a loopback port scrapes the
-real services (gunicorn, 2 workers each) and real VMs' metrics after real traffic, loads the recording
+real services (a front and 2 engine processes each) and real VMs' metrics after real traffic, loads the recording
 and alert rules, and answers every PromQL expression of the Grafana dashboard and of the rules through
 its HTTP API — each must return data. Every metric the dashboard names must be one that is exported."""
 

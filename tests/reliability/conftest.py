@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tests: real gunicorn services with small limits (so the limits are cheap
+"""Fixtures of the reliability tests: real services with small limits (so the limits are cheap
 to reach), and the in-process engines' answers to the valid reference requests."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Helpers of the reliability tests: the worker processes of a real gunicorn master (read from /proc, no
-debug endpoint), the valid reference requests, and an HTTP listener that records whether anything ever
+"""Helpers of the reliability tests: the valid reference requests, and an HTTP listener that records whether anything ever
 fetched from it."""
 
 from __future__ import annotations
@@ -33,19 +32,6 @@ def gene_expression_rr():
     antimony.clearPreviousLoads()
     assert antimony.loadAntimonyString((BYTECODE / "kinetic" / "gene_expression.ant").read_text()) >= 0
     return roadrunner.RoadRunner(antimony.getSBMLString(antimony.getMainModuleName()))
-
-
-def _parent(pid: str) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces and ')'
-
-
-def children(pid: int) -> set[int]:
-    """PIDs whose parent is ``pid`` (gunicorn's workers, when ``pid`` is the master)."""
-    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p.name) == pid}
 
 
 def fba_growth(url: str, model_id: str = "e_coli_core", timeout: float = 60) -> float:

@@ -1,5 +1,5 @@
 """The bad-input corpus (issue 6): every request below gets a 4xx JSON error envelope whose code and
-message name the problem; after each, the same real gunicorn service answers a valid request with the
+message name the problem; after each, the same real service answers a valid request with the
 value the in-process engine computes, and its worker processes are the same ones as before.
 
 The services run with small limits (see ``reliability_helpers.LIMITS``): 2 MB bodies, 1000 time points,
@@ -18,7 +18,8 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from reliability_helpers import LIMITS, children, fba_growth, simulate_final
+from reliability_helpers import LIMITS, fba_growth, simulate_final
+from support import engine_pids
 
 MAX_BODY = int(LIMITS["BIOXEN_MAX_BODY_BYTES"])
 ECOLI = {"id": "e_coli_core"}
@@ -358,15 +359,15 @@ def _check_error(resp: requests.Response, case: Case) -> None:
 
 @pytest.fixture(scope="module")
 def static_workers(limited_static) -> set[int]:
-    pids = children(limited_static.proc.pid)
-    assert len(pids) == 2
+    pids = engine_pids(limited_static.proc.pid)
+    assert len(pids) == 3  # the template and two engines
     return pids
 
 
 @pytest.fixture(scope="module")
 def dynamic_workers(limited_dynamic) -> set[int]:
-    pids = children(limited_dynamic.proc.pid)
-    assert len(pids) == 2
+    pids = engine_pids(limited_dynamic.proc.pid)
+    assert len(pids) == 3
     return pids
 
 
@@ -375,7 +376,7 @@ def test_static_bad_input(case, limited_static, static_workers, ecoli_growth, we
     _check_error(_send(limited_static.url, case, web_trap.url), case)
     assert fba_growth(limited_static.url) == pytest.approx(ecoli_growth, rel=1e-9)
     assert round(ecoli_growth, 6) == 0.873922
-    assert children(limited_static.proc.pid) == static_workers, "a worker was replaced"
+    assert engine_pids(limited_static.proc.pid) == static_workers, "an engine process was replaced"
     assert web_trap.hits == [], "the service fetched a URL named in a model"
 
 
@@ -385,18 +386,19 @@ def test_dynamic_bad_input(case, limited_dynamic, dynamic_workers, gene_expressi
     final = simulate_final(limited_dynamic.url)
     assert final == pytest.approx(gene_expression_final, rel=1e-9)
     assert round(final["mRNA"], 6) == 0.367166 and round(final["protein"], 6) == 0.487050
-    assert children(limited_dynamic.proc.pid) == dynamic_workers, "a worker was replaced"
+    assert engine_pids(limited_dynamic.proc.pid) == dynamic_workers, "an engine process was replaced"
     assert web_trap.hits == [], "the service fetched a URL named in a model"
 
 
 def test_chunked_body_past_limit(limited_static, static_workers):
-    """A body without Content-Length (chunked) is cut off at the limit too."""
+    """A body without Content-Length (chunked) is refused past the limit too (the front reads it whole, up
+    to the limit and 1 MiB, and counts it; far past that it stops reading)."""
     chunk = b" " * 65536
     resp = requests.post(limited_static.url + "/v1/fba", data=(chunk for _ in range(MAX_BODY // len(chunk) + 2)),
                          headers={"Content-Type": "application/json"}, timeout=60)
     _check_error(resp, Case("chunked", "/v1/fba", b"", 413, "payload_too_large",
-                                f"reaches the limit of {MAX_BODY} bytes"))
-    assert children(limited_static.proc.pid) == static_workers
+                                f"exceeds the limit of {MAX_BODY} bytes"))
+    assert engine_pids(limited_static.proc.pid) == static_workers
 
 
 def test_bounds_up_to_the_limit_are_accepted(limited_static, ecoli_growth):

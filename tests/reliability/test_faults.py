@@ -1,4 +1,4 @@
-"""Faults (issue 6), with real processes only: replicas of the real services (gunicorn, one worker each)
+"""Faults (issue 6), with real processes only: replicas of the real services (one engine process each)
 on distinct loopback addresses and one port, found by the VM client through a real dnsmasq serving the
 chart's headless-Service names (the client tests' DNS setup), and VMs from ``bioxen_vm`` as the load.
 

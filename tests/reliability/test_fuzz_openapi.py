@@ -1,5 +1,5 @@
 """Schema-driven fuzzing (issue 6): schemathesis generates valid and invalid requests from each service's
-own /openapi.json and sends them to the real gunicorn service. Checks: no 5xx, every status code and
+own /openapi.json and sends them to the real service. Checks: no 5xx, every status code and
 body conforms to the document, and requests that break the schema are refused with a 4xx.
 
 Bounded: a fixed number of examples per operation (BIOXEN_FUZZ_EXAMPLES, default 20) and a fixed seed
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import children
+from support import engine_pids
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,negative_data_rejection")
@@ -39,9 +39,9 @@ def fuzz(url: str, workdir: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("service", ["static", "dynamic"])
 def test_fuzz_against_openapi(service, request, tmp_path):
     proc = request.getfixturevalue(f"limited_{service}")
-    workers = children(proc.proc.pid)
+    workers = engine_pids(proc.proc.pid)
     run = fuzz(proc.url, tmp_path)
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert "passed" in run.stdout and " failed" not in run.stdout, run.stdout[-4000:]
-    assert children(proc.proc.pid) == workers, "a worker was replaced during the fuzz run"
+    assert engine_pids(proc.proc.pid) == workers, "a worker was replaced during the fuzz run"
     assert "Traceback" not in proc.log(), proc.log()

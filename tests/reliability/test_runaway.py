@@ -1,7 +1,7 @@
-"""Runaway work (issue 6): a request past the time budget answers 504 ``timeout`` with the reason, and the
-same worker (one per service here, so "the next request" is served by the very process that timed out)
-answers the next request correctly: the ``with model:`` blocks were unwound, the RoadRunner is reset.
-The inline-model caches are bounded by count and by bytes and evict the least recently used.
+"""Runaway work (issue 6, runtime of issue 10): a request past the time budget answers 504 ``timeout`` with
+the reason; its engine process is killed and replaced from the template, so the next request (one engine
+per service here) is answered correctly by a process that never saw the interrupted one.
+The inline-model caches are bounded by count and by measured bytes and evict the least recently used.
 
 The budget is 1 s; the runaway requests need tens of seconds (FVA of iMM904 over all its reactions,
 knockouts of all its genes, a 10,000-point scan), so the outcome does not depend on the machine's speed.
@@ -14,7 +14,7 @@ import re
 import pytest
 import requests
 
-from reliability_helpers import children, fba_growth, gene_expression_rr, simulate_final
+from reliability_helpers import fba_growth, gene_expression_rr, simulate_final
 from support import BYTECODE, MODELS, ServiceProcess
 
 BUDGET = {"BIOXEN_REQUEST_TIMEOUT_SECONDS": "1"}
@@ -50,24 +50,20 @@ RUNAWAY_STATIC = [
 @pytest.mark.parametrize("kind,path,body", RUNAWAY_STATIC, ids=[r[0] for r in RUNAWAY_STATIC])
 def test_static_runaway_times_out_and_worker_recovers(kind, path, body, static_budget, imm904_growth,
                                                       ecoli_growth):
-    worker = children(static_budget.proc.pid)
     _assert_timeout(requests.post(static_budget.url + path, json=body, timeout=120), kind)
     # the changed glucose bound of the interrupted request is gone again: default growth, to 1e-9
     assert fba_growth(static_budget.url, "iMM904") == pytest.approx(imm904_growth, rel=1e-9)
     assert round(imm904_growth, 6) == 0.287866
     assert fba_growth(static_budget.url) == pytest.approx(ecoli_growth, rel=1e-9)
-    assert children(static_budget.proc.pid) == worker, "the worker was replaced instead of recovering"
 
 
 @pytest.mark.slow
 def test_scan_at_the_limit_times_out_and_worker_recovers(dynamic_budget, gene_expression_final):
-    worker = children(dynamic_budget.proc.pid)
     grid = {"gR": [1 + 0.01 * i for i in range(100)], "KmPFKF6P": [0.1 + 0.01 * i for i in range(100)]}
     resp = requests.post(dynamic_budget.url + "/v1/scan", timeout=120, json={
         "model": {"id": "teusink_glycolysis"}, "grid": grid, "end": 100, "points": 1000})  # 10,000 points: the default limit
     _assert_timeout(resp, "scan")
     assert simulate_final(dynamic_budget.url) == pytest.approx(gene_expression_final, rel=1e-9)
-    assert children(dynamic_budget.proc.pid) == worker
 
 
 def test_scan_model_reset_after_timeout(dynamic_budget):
@@ -116,29 +112,33 @@ def _evictions(url: str, service: str) -> float:
 def test_inline_cache_evicts_least_recently_used(service, bound):
     path, kind, make, extra = VARIANTS[service]
     texts = [make(k) for k in (1, 2, 3)]
-    # room for two models: by count, or by bytes (each text is counted 20x its length)
-    env = ({"BIOXEN_MODEL_CACHE_SIZE": "2"} if bound == "count" else
-           {"BIOXEN_MODEL_CACHE_BYTES": str(int(max(map(len, texts)) * 20 * 2.5))})
+    # room for two models by count; by bytes, each model is counted by the memory its compile added
+    # (at least its text), so a bound of one byte keeps only the newest
+    env = {"BIOXEN_MODEL_CACHE_SIZE": "2"} if bound == "count" else {"BIOXEN_MODEL_CACHE_BYTES": "1"}
     preload = "e_coli_core" if service == "static" else "gene_expression"
     with ServiceProcess(service, host="127.0.0.22", workers=1, env=env, preload=preload) as proc:
         def send(model: dict) -> requests.Response:
             return requests.post(proc.url + path, json={"model": model, **extra}, timeout=60)
 
         shas = []
+        kept = 2 if bound == "count" else 1
         for text in texts[:2]:
             resp = send({kind: text})
             assert resp.status_code == 200, resp.text
             shas.append(resp.json()["model"]["sha256"])
-        assert send({"sha256": shas[0]}).status_code == 200  # the first is now the most recently used
+        if kept == 2:
+            assert send({"sha256": shas[0]}).status_code == 200  # the first is now the most recently used
         before = _evictions(proc.url, service)
         resp = send({kind: texts[2]})
         assert resp.status_code == 200, resp.text
         shas.append(resp.json()["model"]["sha256"])
 
-        evicted = send({"sha256": shas[1]})
-        assert evicted.status_code == 404
-        assert evicted.json()["error"]["code"] == "model_not_cached"
-        for sha in (shas[0], shas[2]):
+        gone = [shas[1]] if kept == 2 else [shas[0], shas[1]]
+        for sha in gone:
+            evicted = send({"sha256": sha})
+            assert evicted.status_code == 404
+            assert evicted.json()["error"]["code"] == "model_not_cached"
+        for sha in (shas[0], shas[2]) if kept == 2 else (shas[2],):
             assert send({"sha256": sha}).status_code == 200
         assert _evictions(proc.url, service) == before + 1
 

@@ -1,12 +1,12 @@
-"""SIGTERM draining (issue 6), on a real gunicorn replica with 2 workers and BIOXEN_DRAIN_SECONDS=2:
+"""SIGTERM draining (issue 6), on a real replica with 2 engine processes and BIOXEN_DRAIN_SECONDS=2:
 
-1. a long request (FVA of iMM904 over all its reactions, ~15 s) is in flight on one worker;
-2. SIGTERM to the master: /readyz, answered by the other worker, turns 503 with ``draining`` at once,
+1. a long request (FVA of iMM904 over all its reactions, ~15 s) is in flight on one engine;
+2. SIGTERM to the front: /readyz, answered by the front itself, turns 503 with ``draining`` at once,
    and never back to 200;
 3. after the drain period the replica refuses new connections (the listening socket is shut down)
    while the long request is still running;
 4. the long request completes with 200 and the values in-process cobra computes;
-5. the master exits 0 within the graceful timeout.
+5. the front exits 0 within the request deadline + 5 s, having stopped its engines and their template.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ def test_sigterm_drains_then_finishes_work_in_flight(imm904_fva_sample):
             assert worker.is_alive() and time.monotonic() < deadline, "the long request never started"
             time.sleep(0.05)
 
+        import psutil
+
+        engines = psutil.Process(proc.proc.pid).children(recursive=True)
+        assert len(engines) == 3  # the template and 2 engines
         proc.proc.send_signal(signal.SIGTERM)
         readiness = []
         while True:
@@ -83,6 +87,7 @@ def test_sigterm_drains_then_finishes_work_in_flight(imm904_fva_sample):
         for rid, (low, high) in imm904_fva_sample.items():
             assert ranges[rid]["minimum"] == pytest.approx(low, abs=1e-6), rid
             assert ranges[rid]["maximum"] == pytest.approx(high, abs=1e-6), rid
-        assert proc.proc.wait(timeout=60 + 5 + 10) == 0  # the budget + 5 s graceful timeout, and slack
+        assert proc.proc.wait(timeout=60 + 5 + 10) == 0  # the deadline + 5 s, and slack
+        assert not any(p.is_running() and p.status() != "zombie" for p in engines), "engines outlived the front"
     finally:
         proc.stop()

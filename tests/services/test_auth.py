@@ -31,6 +31,33 @@ def test_compute_needs_the_token(guarded, headers):
         assert r.json()["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_scheme_is_case_insensitive(guarded, scheme):
+    r = requests.post(guarded + "/compute/kinetic", json={}, timeout=30,
+                      headers={"Authorization": f"{scheme} {TOKEN}"})
+    assert r.status_code == 200, r.text
+
+
+def test_a_non_ascii_authorization_header_is_a_401_not_a_500(guarded):
+    """Reported: a 500 from hmac.compare_digest on non-ASCII text (no token was needed to cause it)."""
+    r = requests.post(guarded + "/v1/simulate", json={"model": {"id": "gene_expression"}}, timeout=30,
+                      headers={"Authorization": "Bearer s3cr\u00e9t".encode("utf-8")})
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("given,kept", [("abc-123_x.y:z", True), ("a" * 64, True), ("a" * 65, False),
+                                        ("bad id\r\nX-Injected: 1", False), ("<script>", False)])
+def test_request_ids_from_clients_are_kept_only_when_well_formed(guarded, given, kept):
+    r = requests.get(guarded + "/healthz", timeout=10, headers={"X-Request-ID": given.encode()}) \
+        if "\r" not in given else requests.get(guarded + "/healthz", timeout=10,
+                                               headers={"X-Request-ID": given.replace("\r\n", " ")})
+    echoed = r.headers["X-Request-ID"]
+    assert (echoed == given) is kept
+    if not kept:
+        assert len(echoed) == 32 and all(c in "0123456789abcdef" for c in echoed)
+
+
 def test_the_token_opens_compute(guarded):
     r = requests.post(guarded + "/compute/kinetic", json={}, timeout=30,
                       headers={"Authorization": f"Bearer {TOKEN}"})

@@ -1,5 +1,5 @@
-"""Eight concurrent clients against both services (gunicorn, two worker processes each): every
-answer is the right one for its own request, and no worker dies (the phase-1 prototype segfaulted
+"""Eight concurrent clients against both services (a front and two engine processes each): every
+answer is the right one for its own request, and no engine process dies (the phase-1 prototype segfaulted
 under four)."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from support import glucose_growth, reference_roadrunner
+from support import engine_pids, glucose_growth, reference_roadrunner
 
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 25
 
 
-def _worker_pids(proc) -> set[int]:
+def engine_pids(proc) -> set[int]:
     import psutil
 
-    return {child.pid for child in psutil.Process(proc.proc.pid).children()}
+    return {child.pid for child in psutil.Process(proc.proc.pid).engine_pids()}
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_eight_concurrent_clients(static_service, dynamic_service):
         rr.resetAll()
         rr["k_transcription"] = k
         expected_mrna[k] = rr.simulate(0, 10, 100)[-1, 1]
-    pids_before = (_worker_pids(static_service), _worker_pids(dynamic_service))
+    pids_before = (engine_pids(static_service.proc.pid), engine_pids(dynamic_service.proc.pid))
 
     def client(seed: int) -> list[str]:
         rng = random.Random(seed)
@@ -59,6 +59,6 @@ def test_eight_concurrent_clients(static_service, dynamic_service):
     with ThreadPoolExecutor(CLIENTS) as pool:
         problems = [p for result in pool.map(client, range(CLIENTS)) for p in result]
     assert problems == []
-    assert (_worker_pids(static_service), _worker_pids(dynamic_service)) == pids_before
+    assert (engine_pids(static_service.proc.pid), engine_pids(dynamic_service.proc.pid)) == pids_before
     for proc in (static_service, dynamic_service):
         assert requests.get(proc.url + "/readyz", timeout=10).status_code == 200

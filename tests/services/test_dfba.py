@@ -222,14 +222,14 @@ def test_inline_sbml_and_sha256_give_the_shipped_result(static_single):
             assert body["concentrations"][rid] == pytest.approx(series, rel=1e-9, abs=1e-12)
 
 
-# -- bad input: clear 4xx, through Flask's test client (same app as gunicorn serves) ---------------------
+# -- bad input: clear 4xx, through Flask's test client (the same app the front serves) ---------------------
 @pytest.fixture(scope="module")
 def client():
     from bioxen_services.app import create_app
     from bioxen_services.settings import Settings
 
     app = create_app("static", Settings.from_env({"BIOXEN_PRELOAD": "e_coli_core", "BIOXEN_MAX_DFBA_POINTS": "500"}),
-                     background_load=False)
+                     start_engines=True)
     return app.test_client()
 
 
@@ -277,7 +277,7 @@ def test_bad_input_is_a_clear_4xx(client, change, status, code, words):
     assert words in error["message"]
 
 
-def test_bad_input_through_gunicorn(static_url):
+def test_bad_input_through_the_served_front(static_url):
     r = post(static_url, {**ISSUE_REQUEST, "concentrations": {"EX_glc__D_e": 10, "EX_nope_e": 0}})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "unknown_reaction"

@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("bioxen serve needs the bioxen-services distribution "
               "(pip install 'bioxen-services[static]' or '[dynamic]')", file=sys.stderr)
         return 2
-    serve(args.service, host=args.host, port=args.port, workers=args.workers, timeout=args.timeout,
+    serve(args.service, host=args.host, port=args.port, engines=args.engines, timeout=args.timeout,
           metrics_dir=args.metrics_dir, log_level=args.log_level)
     return 0
 
@@ -344,13 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: info for serve and vm run, warning otherwise")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="start a computation service (gunicorn)")
+    serve = sub.add_parser("serve", help="start a computation service (a front and supervised engine processes)")
     serve.add_argument("service", choices=["static", "dynamic"])
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=None, help="default: the CPUs available")
+    serve.add_argument("--engines", "--workers", dest="engines", type=int, default=None,
+                       help="engine processes (default: BIOXEN_ENGINES, else the CPUs available)")
     serve.add_argument("--timeout", type=float, default=None,
-                       help="seconds before gunicorn kills a stuck worker (default: budget + 30)")
+                       help="request deadline in seconds (default: BIOXEN_REQUEST_TIMEOUT_SECONDS, 60)")
     serve.add_argument("--metrics-dir", default=None, help="Prometheus multiprocess directory")
     serve.set_defaults(func=_serve)
 

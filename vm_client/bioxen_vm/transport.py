@@ -108,7 +108,7 @@ def _dropped(sock: socket.socket) -> bool:
 
 class HTTPTransport:
     """``http.client`` connections, one per (thread, scheme, host, port), reused while the server
-    keeps them open (gunicorn's sync workers close after each answer; other servers may not).
+    keeps them open (the services' front keeps them for BIOXEN_IDLE_TIMEOUT_SECONDS).
 
     A kept-alive connection is reused only when it has been idle less than :data:`REUSE_IDLE_SECONDS`
     and the server has not closed it; any other one is replaced before the request is written, so a

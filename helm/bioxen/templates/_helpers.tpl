@@ -49,12 +49,12 @@ bioxen.io/client: "true"
 {{- end -}}
 
 {{/*
-gunicorn workers of a service: the explicit value, else the CPU request rounded up ("500m" -> 1,
+Engine processes of a service: the explicit value, else the CPU request rounded up ("500m" -> 1,
 "1" -> 1, "1500m" -> 2, "2" -> 2), at least 1. Call with the service's values (.Values.static).
 */}}
-{{- define "bioxen.workers" -}}
-{{- if gt (int .workers) 0 -}}
-{{- .workers -}}
+{{- define "bioxen.engines" -}}
+{{- if gt (int .engines) 0 -}}
+{{- .engines -}}
 {{- else -}}
 {{- $cpu := toString (dig "requests" "cpu" "1" .resources) -}}
 {{- $milli := 0 -}}

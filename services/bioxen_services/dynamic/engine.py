@@ -10,13 +10,11 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import roadrunner
 
-from .. import metrics, timeouts
 from ..errors import ComputationFailed, LimitExceeded, UnknownEntity, ValidationError
 from .programs import Program
 
@@ -88,27 +86,12 @@ def _column(values) -> np.ndarray | list:
     return [v if math.isfinite(v) else None for v in column.tolist()]
 
 
-#: a simulation forecast to run longer than this (or than half the budget left) runs in a forked
-#: copy of the worker that can be killed at the budget; shorter ones run in place (forking costs ~5 ms)
-ISOLATE_ABOVE_SECONDS = 1.0
-
-
 def _simulate(program: Program, rr, spec: SimSpec, selections: list[str]):
-    span = spec.end - spec.start
-    forecast = program.predicted_seconds(spec.integrator, span, spec.points)
-    started = time.perf_counter()
+    """One run. It may be long (one C call): the front kills this engine process at the deadline."""
     try:
-        if forecast > min(ISOLATE_ABOVE_SECONDS, timeouts.remaining() / 2):
-            metrics.ISOLATED_RUNS.labels("dynamic").inc()
-            data = timeouts.run_isolated(
-                lambda: np.asarray(rr.simulate(spec.start, spec.end, spec.points, selections)),
-                "this simulation")
-        else:
-            data = rr.simulate(spec.start, spec.end, spec.points, selections)
+        return rr.simulate(spec.start, spec.end, spec.points, selections)
     except RuntimeError as exc:
         raise ComputationFailed(f"the integrator failed: {str(exc).strip()[:300]}") from exc
-    program.record(spec.integrator, span, spec.points, time.perf_counter() - started)
-    return data
 
 
 def resolve_selections(rr, names: list[str] | None) -> tuple[list[str], list[str]]:

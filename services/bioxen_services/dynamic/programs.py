@@ -5,7 +5,6 @@ all compiles run under the runtime's engine lock."""
 from __future__ import annotations
 
 import logging
-import time
 
 import antimony
 import roadrunner
@@ -47,22 +46,10 @@ class Program:
     on first use. They are kept apart because libRoadRunner 2.10's steady-state solver returns the
     unsolved initial state on an instance that has once run the Gillespie integrator."""
 
-    def __init__(self, rr: roadrunner.RoadRunner, sbml: str, warmup_seconds: float = 0.0):
+    def __init__(self, rr: roadrunner.RoadRunner, sbml: str):
         self.rr = rr
         self._sbml = sbml
         self._stochastic: roadrunner.RoadRunner | None = None
-        #: last measured wall seconds per unit of simulated time and per output point, by integrator
-        self._cost: dict[str, tuple[float, float]] = {"cvode": (warmup_seconds, 0.0)}
-
-    def predicted_seconds(self, integrator: str, span: float, points: int) -> float:
-        """A rough forecast of a simulation's wall time from the last one of this program: long runs
-        are isolated from the worker (:func:`~bioxen_services.timeouts.run_isolated`)."""
-        per_unit, per_point = self._cost.get(integrator, self._cost["cvode"])
-        return max(per_unit * span, per_point * points)
-
-    def record(self, integrator: str, span: float, points: int, seconds: float) -> None:
-        if seconds > 1e-3:  # shorter runs are mostly fixed overhead and would forecast nothing
-            self._cost[integrator] = (seconds / span, seconds / points)
 
     def instance(self, integrator: str) -> roadrunner.RoadRunner:
         if integrator == "cvode":
@@ -88,14 +75,12 @@ def compile_program(text: str, fmt: str) -> Program:
         raise InvalidModel(f"the model could not be compiled: {str(exc).strip()[:300]}") from exc
     if rr.model.getNumFloatingSpecies() == 0 and rr.model.getNumRateRules() == 0:
         raise InvalidModel("the model has no floating species or rate rules: nothing to simulate")
-    started = time.perf_counter()
     try:
-        rr.simulate(0, 1, 2)  # warm the integrator, and a first forecast of its cost per time unit
+        rr.simulate(0, 1, 2)  # warm the integrator
     except RuntimeError:  # e.g. CV_TOO_MUCH_WORK: the model is valid; a request on it will say why it fails
         log.debug("warm-up simulation failed", exc_info=True)
-    warmup = time.perf_counter() - started
     rr.resetAll()
-    return Program(rr, sbml, warmup)
+    return Program(rr, sbml)
 
 
 class RoadRunnerStore(ModelStore[Program]):

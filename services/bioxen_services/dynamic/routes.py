@@ -8,7 +8,7 @@ from flask import Blueprint, current_app
 
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (check_fields, check_number, get_model_ref, get_number, get_number_map,
+from ..validation import (ModelRef, check_fields, check_number, get_model_ref, get_number, get_number_map,
                           get_object, get_str, get_str_list, reject_model_path)
 from ..web import json_response, read_json
 from . import engine
@@ -40,9 +40,19 @@ def _spec(body: dict, max_points: int) -> SimSpec:
     return spec
 
 
-def _model(body: dict):
-    ctx = _ctx()
-    return ctx.model(get_model_ref(body, ("sbml", "antimony")))
+def _model(body: dict) -> ModelRef:
+    return get_model_ref(body, ("sbml", "antimony"))
+
+
+def _check_result_size(spec: SimSpec, settings, runs: int = 1) -> None:
+    """Refuse answers too large to hold: selections x points (x grid points) numbers. Without
+    selections the engine checks against the model's species count."""
+    if spec.selections is not None:
+        values = (len(spec.selections) + 1) * spec.points * runs
+        if values > settings.max_result_values:
+            raise LimitExceeded(f"the answer would hold {values} numbers ({len(spec.selections)} selections x "
+                                f"{spec.points} points{f' x {runs} runs' if runs > 1 else ''}), above the limit "
+                                f"of {settings.max_result_values}; ask for fewer points or selections")
 
 
 # -- phase-1 contract ----------------------------------------------------------------------------
@@ -53,15 +63,15 @@ def compute_kinetic():
     reject_model_path(body)
     code = get_str(body, "kinetic_code", None)
     if code is None or not code.strip():
-        compiled = ctx.shipped(DEFAULT_PROGRAM)
+        ref = ModelRef("id", DEFAULT_PROGRAM)
     else:
         fmt = "sbml" if code.lstrip().startswith("<") else "antimony"
-        compiled = ctx.model(get_model_ref({"model": {fmt: code}}, ("sbml", "antimony")))
+        ref = get_model_ref({"model": {fmt: code}}, ("sbml", "antimony"))
     spec = SimSpec(start=get_number(body, "time_start", 0.0), end=get_number(body, "time_end", 10.0),
                    points=get_number(body, "time_points", 100, integer=True),
                    initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
     engine.check_time_span(spec.start, spec.end, spec.points, ctx.settings.max_time_points)
-    result = ctx.runtime.compute("simulate", engine.simulate, compiled.engine, spec)
+    result = ctx.compute("simulate", engine.simulate, ref, spec)
     return json_response({
         "computation_type": "dynamic_kinetic",
         "status": "success",
@@ -71,7 +81,7 @@ def compute_kinetic():
         "final_state": [values[-1] for values in result["trajectories"].values()],
         "species": list(result["trajectories"]),
         "computation_service": "centralized_tellurium",
-        "program_key": compiled.sha256,
+        "program_key": result["model"]["sha256"],
         "vm_id": body.get("vm_id"),
         "process_code": body.get("process_code"),
         "execution_result": "computed_trajectory",
@@ -79,14 +89,17 @@ def compute_kinetic():
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-def _describe(ctx, model_id: str, compiled, detail: bool) -> dict:
+def _describe(ctx, model_id: str) -> dict:
     entry = ctx.manifest.kinetic_programs[model_id]
-    shape = (engine.describe(compiled.engine) if detail
-             else {"floating_species": engine.species_ids(compiled.engine.rr)})
-    return {"format": entry.format, "description": entry.description, **shape}
+    return {"format": entry.format, "description": entry.description}
 
 
-add_catalog_routes(bp, _describe)
+def describe_program(program, detail: bool) -> dict:
+    """Engine side of the catalog: species (and parameters, reactions) of a compiled program."""
+    return engine.describe(program) if detail else {"floating_species": engine.species_ids(program.rr)}
+
+
+add_catalog_routes(bp, _describe, describe_program)
 
 
 @bp.post("/v1/simulate")
@@ -95,10 +108,8 @@ def simulate():
     body = read_json(ctx.settings)
     check_fields(body, SIM_FIELDS)
     spec = _spec(body, ctx.settings.max_time_points)
-    compiled = _model(body)
-    result = ctx.runtime.compute("simulate", engine.simulate, compiled.engine, spec)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    _check_result_size(spec, ctx.settings)
+    return json_response(ctx.compute("simulate", engine.simulate, _model(body), spec))
 
 
 @bp.post("/v1/steady-state")
@@ -108,10 +119,7 @@ def steady_state():
     check_fields(body, ("model", "parameters", "initial_conditions"))
     spec = SimSpec(parameters=get_number_map(body, "parameters"),
                    initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
-    compiled = _model(body)
-    result = ctx.runtime.compute("steady_state", engine.steady_state, compiled.engine, spec)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    return json_response(ctx.compute("steady_state", engine.steady_state, _model(body), spec))
 
 
 def _grid(body: dict, limit: int) -> dict[str, list[float]]:
@@ -145,7 +153,6 @@ def scan():
             ctx.settings.max_scan_points * 100:
         raise LimitExceeded("trajectories for this many grid points x time points are too large; "
                             "ask for output \"final\" or fewer points")
-    compiled = _model(body)
-    result = ctx.runtime.compute("scan", engine.scan, compiled.engine, spec, grid, output)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    if output == "trajectories":
+        _check_result_size(spec, ctx.settings, math.prod(len(v) for v in grid.values()))
+    return json_response(ctx.compute("scan", engine.scan, _model(body), spec, grid, output))

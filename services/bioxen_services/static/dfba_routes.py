@@ -70,7 +70,4 @@ def dfba():
     ctx = current_app.extensions["bioxen"]
     body = read_json(ctx.settings)
     problem = parse_problem(body, ctx.settings.max_dfba_points)
-    compiled = ctx.model(get_model_ref(body, ("sbml",)))
-    result = ctx.runtime.compute("dfba", run_dfba, compiled.engine, problem)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    return json_response(ctx.compute("dfba", run_dfba, get_model_ref(body, ("sbml",)), problem))

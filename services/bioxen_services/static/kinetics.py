@@ -59,6 +59,10 @@ class ExpressionUptake:
     evaluate: Callable[[Env], float] = field(compare=False, repr=False)
     km: float = 0.0  # no half-saturation scale: steps are controlled on the concentration alone
 
+    def __reduce__(self):
+        """Sent to an engine process as its text, compiled again there (closures do not pickle)."""
+        return parse_expression, (self.text, set(self.names), "uptake")
+
     def rate(self, concentration: float, env: Env | None = None) -> float:
         if concentration <= 0:
             return 0.0
@@ -70,11 +74,6 @@ class ExpressionUptake:
             raise ComputationFailed(f"uptake expression {self.text!r} has no finite real value at {at}: "
                                     f"{exc}") from None
         return max(0.0, value)
-
-    def __reduce__(self):
-        """Pickled as its text: the closures cannot be, and parsing again gives the same tree (so a
-        parsed dFBA problem can be handed to another process)."""
-        return parse_expression, (self.text, set(self.names - {"S", "X"}), "uptake")
 
 
 class _NotFinite(Exception):

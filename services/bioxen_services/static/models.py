@@ -10,7 +10,6 @@ import cobra
 from cobra.io import read_sbml_model
 from cobra.io.sbml import CobraSBMLError
 
-from .. import timeouts
 from ..errors import InvalidModel
 from ..store import ModelStore, check_xml_text
 from ..validation import MAX_BOUND
@@ -78,7 +77,6 @@ def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     try:
         model = read_sbml_model(io.StringIO(text))
     except (CobraSBMLError, OSError) as exc:  # cobra wraps libSBML and conversion failures in these
-        timeouts.reraise_budget(exc)  # cobra wraps everything, our budget's alarm included
         problems = _sbml_errors(text) or _reversed_bounds(text) or [_cobra_reason(exc)]
         raise InvalidModel(f"the SBML of model {name!r} could not be read: {'; '.join(problems[:3])}") from exc
     if not model.reactions:

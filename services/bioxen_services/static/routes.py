@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (MAX_BOUND, check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
+from ..validation import (MAX_BOUND, ModelRef, check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
                           get_number_map, get_object, get_str, get_str_list, reject_model_path)
 from ..web import json_response, read_json
 from . import engine
@@ -36,7 +36,15 @@ def _changes(body: dict) -> Changes:
 
 
 def _model(body: dict):
-    return _ctx().model(get_model_ref(body, ("sbml",)))
+    return get_model_ref(body, ("sbml",))
+
+
+def phase1_fba(model, objective: str | None, constraints: dict) -> dict:
+    """Engine side of ``/compute/metabolic``: phase 1 falls back to the model's own objective when
+    the requested one is not a reaction of the chassis' model."""
+    if objective is not None and objective not in model.reactions:
+        objective = None
+    return engine.run_fba(model, Changes(objective=objective, bounds=constraints))
 
 
 # -- phase-1 contract ----------------------------------------------------------------------------
@@ -50,12 +58,9 @@ def compute_metabolic():
         chassis = ctx.manifest.chassis_for(chassis_type)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-    compiled = ctx.shipped(chassis.metabolic_model)
     objective = get_str(body, "objective", PHASE1_DEFAULT_OBJECTIVE)
-    if objective not in compiled.engine.reactions:
-        objective = None  # phase 1: fall back to the model's own objective
-    changes = Changes(objective=objective, bounds=get_bounds_map(body, "constraints"))
-    result = ctx.runtime.compute("fba", engine.run_fba, compiled.engine, changes)
+    constraints = get_bounds_map(body, "constraints")
+    result = ctx.compute("fba", phase1_fba, ModelRef("id", chassis.metabolic_model), objective, constraints)
     return json_response({
         "computation_type": "static_metabolic",
         "status": result["status"],
@@ -63,7 +68,7 @@ def compute_metabolic():
         "objective": result["objective"],
         "flux_state": result["fluxes"],
         "computation_service": "centralized_cobrapy",
-        "model_key": compiled.id,
+        "model_key": result["model"]["id"],
         "chassis_type": chassis_type,
         "vm_id": body.get("vm_id"),
         "process_code": body.get("process_code"),
@@ -72,14 +77,13 @@ def compute_metabolic():
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-def _describe(ctx, model_id: str, compiled, detail: bool) -> dict:
+def _describe(ctx, model_id: str) -> dict:
     entry = ctx.manifest.metabolic_models[model_id]
     return {"organism": entry.organism, "description": entry.description, "default_objective": entry.objective,
-            "chassis": sorted(c.name for c in ctx.manifest.chassis.values() if c.metabolic_model == model_id),
-            **engine.describe_model(compiled.engine, detail=detail)}
+            "chassis": sorted(c.name for c in ctx.manifest.chassis.values() if c.metabolic_model == model_id)}
 
 
-add_catalog_routes(bp, _describe)
+add_catalog_routes(bp, _describe, engine.describe_model)
 
 
 @bp.post("/v1/fba")
@@ -89,11 +93,8 @@ def fba():
     check_fields(body, (*CHANGE_FIELDS, "method", "fluxes"))
     method = get_str(body, "method", "fba", choices=("fba", "pfba"))
     flux_ids = get_str_list(body, "fluxes", None)
-    compiled = _model(body)
     changes = _changes(body)
-    result = ctx.runtime.compute(method, engine.run_fba, compiled.engine, changes, method, flux_ids)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    return json_response(ctx.compute(method, engine.run_fba, _model(body), changes, method, flux_ids))
 
 
 @bp.post("/v1/fva")
@@ -104,21 +105,20 @@ def fva():
     reactions = get_str_list(body, "reactions", None)
     fraction = get_number(body, "fraction_of_optimum", 1.0, minimum=0.0, maximum=1.0)
     loopless = get_bool(body, "loopless", False)
-    compiled = _model(body)
     changes = _changes(body)
-    result = ctx.runtime.compute("fva", engine.run_fva, compiled.engine, changes, reactions, fraction, loopless)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    return json_response(ctx.compute("fva", engine.run_fva, _model(body), changes, reactions, fraction, loopless))
 
 
-def _deletions(body: dict, model) -> list[Deletion]:
+def _deletions(body: dict) -> tuple[list[Deletion], list[str]]:
+    """The deletion sets a request names, and which of genes/reactions it asks for as ``"all"``
+    (expanded by the engine, which knows the model)."""
     deletions: list[Deletion] = []
+    every: list[str] = []
     for key, kind in (("genes", "gene"), ("reactions", "reaction")):
-        value = body.get(key)
-        if value == "all":
-            ids = [g.id for g in (model.genes if kind == "gene" else model.reactions)]
-        else:
-            ids = get_str_list(body, key, [])
+        if body.get(key) == "all":
+            every.append(key)
+            continue
+        ids = get_str_list(body, key, [])
         deletions += [Deletion(genes=[i]) if kind == "gene" else Deletion(reactions=[i]) for i in ids]
     sets = body.get("sets", [])
     if not isinstance(sets, list):
@@ -131,9 +131,21 @@ def _deletions(body: dict, model) -> list[Deletion]:
         if not deletion.genes and not deletion.reactions:
             raise ValidationError(f"sets[{i}] deletes nothing")
         deletions.append(deletion)
-    if not deletions:
+    if not deletions and not every:
         raise ValidationError("no deletions given: use genes, reactions (a list or \"all\") or sets")
-    return deletions
+    return deletions, every
+
+
+def knockout_batch(model, changes: Changes, deletions: list[Deletion], every: list[str], limit: int) -> dict:
+    """Engine side of ``/v1/knockouts``: single deletions of every gene/reaction where asked, then the batch."""
+    for key in every:
+        items = model.genes if key == "genes" else model.reactions
+        deletions = deletions + [Deletion(genes=[i.id]) if key == "genes" else Deletion(reactions=[i.id])
+                                 for i in items]
+    if len(deletions) > limit:
+        raise LimitExceeded(f"{len(deletions)} deletions in one request exceed the limit of "
+                            f"{limit}; split the batch (the client does this)")
+    return engine.run_knockouts(model, changes, deletions)
 
 
 @bp.post("/v1/knockouts")
@@ -141,12 +153,10 @@ def knockouts():
     ctx = _ctx()
     body = read_json(ctx.settings)
     check_fields(body, ("model", "objective", "bounds", "medium", "genes", "reactions", "sets"))
-    compiled = _model(body)
-    deletions = _deletions(body, compiled.engine)
-    if len(deletions) > ctx.settings.max_knockouts:
+    deletions, every = _deletions(body)
+    limit = ctx.settings.max_knockouts
+    if len(deletions) > limit:
         raise LimitExceeded(f"{len(deletions)} deletions in one request exceed the limit of "
-                            f"{ctx.settings.max_knockouts}; split the batch (the client does this)")
+                            f"{limit}; split the batch (the client does this)")
     changes = _changes({k: body[k] for k in ("objective", "bounds", "medium") if k in body})
-    result = ctx.runtime.compute("knockouts", engine.run_knockouts, compiled.engine, changes, deletions)
-    result["model"] = compiled.describe()
-    return json_response(result)
+    return json_response(ctx.compute("knockouts", knockout_batch, _model(body), changes, deletions, every, limit))
