@@ -276,7 +276,7 @@ def http_floor(http: Http, host: str, port: int, reps: int) -> dict:
     """What one request costs before any computation: /healthz through the session, and over a bare socket."""
     def bare():
         with socket.create_connection((host, port)) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
             while sock.recv(65536):
                 pass
 

@@ -34,6 +34,9 @@ CACHE_MISSES = Counter("bioxen_model_cache_misses_total", "Model lookups that ha
                        ["service", "source"])
 CACHE_EVICTIONS = Counter("bioxen_model_cache_evictions_total", "Inline models evicted from the cache",
                           ["service"])
+CACHE_BYTES = Gauge("bioxen_model_cache_bytes", "Memory counted by the inline-model caches of the engines "
+                    "(each model: what its compile added to the engine's resident memory)",
+                    ["service"], multiprocess_mode="livesum")
 MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by a worker",
                       ["service"], multiprocess_mode="livemax")
 READY = Gauge("bioxen_ready", "1 when the worker has loaded its shipped models",

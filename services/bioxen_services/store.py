@@ -118,6 +118,7 @@ class ModelStore(Generic[T]):
 
     def _update_gauge(self) -> None:
         metrics.MODELS_LOADED.labels(self.service).set(len(self.shipped) + len(self.inline))
+        metrics.CACHE_BYTES.labels(self.service).set(self.inline.bytes)
 
     # -- lookup -------------------------------------------------------------------------------
     def ids(self) -> list[str]:

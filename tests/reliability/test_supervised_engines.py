@@ -60,6 +60,13 @@ def dynamic_one():
         yield proc
 
 
+@pytest.fixture(scope="module")
+def dynamic_default():
+    """One engine with the default deadline (60 s): compiling big programs takes seconds."""
+    with ServiceProcess("dynamic", host="127.0.0.26", workers=1, preload="gene_expression") as proc:
+        yield proc
+
+
 def _timed(fn):
     started = time.monotonic()
     result = fn()
@@ -183,6 +190,26 @@ def test_an_engine_past_its_memory_limit_is_killed_and_replaced(gene_expression_
         assert "MiB of memory" in resp.json()["error"]["message"]
         assert _restarts(proc.url, "memory") == 1
         assert simulate_final(proc.url) == pytest.approx(gene_expression_final, rel=1e-9)
+
+
+def test_the_inline_cache_counts_the_memory_a_model_really_takes(dynamic_default):
+    """Reported: each cached inline kinetic model cost ~172 MiB of RSS while the cache counted 11 MiB (text
+    length x 20), so a worker reached 3.1 GB under a 1 GiB cache bound. Now each model is counted by what
+    its compile added to the engine's resident memory."""
+    import psutil
+
+    url = dynamic_default.url
+    [pid] = _wait_engines(url, 1)
+    counted_before = metric_value(requests.get(url + "/metrics", timeout=10).text, "bioxen_model_cache_bytes")
+    rss_before = psutil.Process(pid).memory_info().rss
+    program = _big_program(800)
+    resp = requests.post(url + "/v1/simulate", timeout=60, json={
+        "model": {"antimony": program}, "end": 1, "points": 2, "selections": ["S0"]})
+    assert resp.status_code == 200, resp.text[:300]
+    grew = psutil.Process(pid).memory_info().rss - rss_before
+    counted = metric_value(requests.get(url + "/metrics", timeout=10).text, "bioxen_model_cache_bytes") - counted_before
+    assert grew > 20 * len(program)  # the text-based estimate would undercount it
+    assert 0.8 * grew <= counted <= 1.2 * grew, (counted, grew)
 
 
 # -- slow and vanished clients -------------------------------------------------------------------------
