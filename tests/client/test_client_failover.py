@@ -2,8 +2,9 @@
 
 A request that never reached a service (connection refused) or got 503 goes to the next endpoint. A
 request a service had and lost (it read the whole body, then closed or reset the connection, or never
-answered) is not sent again: one request that kills or hangs a worker must not go on to kill or hang
-every replica. The misbehaving replicas are small loopback HTTP servers that count what they receive;
+answered) is not sent again while that replica still answers: one request that kills or hangs a worker
+must not go on to kill or hang every replica. Only when the replica is gone altogether (nothing listens
+any more: its pod was killed) is it sent once more, to another replica. The misbehaving replicas are small loopback HTTP servers that count what they receive;
 the replica that answers is the real static service.
 """
 
@@ -34,7 +35,10 @@ class MisbehavingReplica:
     - ``"hang"``: never answers until the server stops (a worker stuck in one C call);
     - ``"503"``: answers 503 not_ready (the service did not start the computation);
     - ``"keepalive"``: answers 200 without ``Connection: close`` and then closes the idle connection,
-      as servers do after their keep-alive timeout.
+      as servers do after their keep-alive timeout;
+    - ``"die"``: closes the connection and stops listening (a replica whose pod was killed).
+
+    ``requests`` lists the computations received (the client's ``/healthz`` probes are not counted).
     """
 
     def __init__(self, host: str, behaviour: str):
@@ -57,8 +61,12 @@ class MisbehavingReplica:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
-                replica.requests.append(self.path)
-                if replica.behaviour == "close":
+                if self.path != "/healthz":
+                    replica.requests.append(self.path)
+                if replica.behaviour == "die":
+                    replica._server.socket.shutdown(socket.SHUT_RDWR)  # connections refused from now on
+                    self.close_connection = True
+                elif replica.behaviour == "close":
                     self.close_connection = True
                 elif replica.behaviour == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -121,6 +129,25 @@ def test_a_request_dropped_after_it_was_sent_reaches_one_replica_only(behaviour,
     assert "It was not retried: the service may have been computing it" in message
     assert "client.submit" in message and "smaller requests" in message
     assert info.value.endpoint in (a.url, b.url, c.url)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_request_lost_with_its_whole_replica_is_sent_once_more_elsewhere(transport):
+    """The replica read the request and then vanished (nothing listens: a killed pod). The request can
+    only have killed an engine process, which a live front answers with a 500, so it goes once more to
+    another replica, and only once: the second one dies too, and the third never sees it."""
+    with MisbehavingReplica(HOSTS[0], "die") as a, MisbehavingReplica(HOSTS[1], "die") as b, \
+            MisbehavingReplica(HOSTS[2], "ok") as c:
+        with client_for([a.url, b.url], transport) as client:
+            with pytest.raises(ComputationLost):
+                client.fba("e_coli_core")
+        assert len(a.requests) + len(b.requests) == 2  # the first try, and one more
+
+    with MisbehavingReplica(HOSTS[0], "die") as a, MisbehavingReplica(HOSTS[2], "ok") as c:
+        with client_for([a.url, c.url], transport) as client:
+            answers = [client.fba("e_coli_core") for _ in range(2)]  # round robin: one starts at a
+        assert answers == [{"status": "optimal"}] * 2
+        assert len(a.requests) == 1 and len(c.requests) == 2
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -2,12 +2,12 @@
 on distinct loopback addresses and one port, found by the VM client through a real dnsmasq serving the
 chart's headless-Service names (the client tests' DNS setup), and VMs from ``bioxen_vm`` as the load.
 
-- SIGKILL of a whole replica (master and worker, as when a pod is killed) in the middle of the load:
-  every VM computation the killed replica did not have in flight completes on the services with the
-  value the in-process engine computes; none is degraded or an error. The ones it had in flight (at most
-  one per VM and killed replica) are reported lost, honestly degraded, and never sent to another
-  replica: the client cannot tell a pod kill from a request that killed its worker (issue 10). DNS keeps
-  naming the dead replica, as it does until Kubernetes notices.
+- SIGKILL of a whole replica (front, template and engines, as when a pod is killed) in the middle of the
+  load: every VM computation completes on the services with the value the in-process engine computes;
+  none is lost, degraded to symbolic, or an error. A computation in flight on the killed replica is sent
+  once more, to another replica, because the dead one no longer answers (a request that kills an engine
+  gets a 500 from a live front instead, and is never resent: issue 10). DNS keeps naming the dead
+  replica, as it does until Kubernetes notices.
 - The killed replica restarted with empty caches serves as soon as its /readyz says so (an inline model
   the client names by sha256 is re-sent as text), and the VMs' client takes it back into rotation.
 - A VM whose only service is down for a while reports degraded results honestly and, without any
@@ -97,7 +97,7 @@ def _run(vm: BasicBiologicalVM, i: int) -> tuple[str, object, dict]:
 
 
 def _check(kind: str, param, result: dict, growth_by_glucose, final_by_time_end) -> None:
-    assert result["status"] == "success", result
+    assert result["status"] == "success", result.get("degraded_reason", result)
     assert not result.get("degraded") and result["execution_type"] != "symbolic", result
     output = result["biological_output"]
     if kind == "metabolic":
@@ -146,20 +146,9 @@ def test_sigkill_mid_load_then_restart_with_empty_caches(cluster, growth_by_gluc
             kill.result()
         assert killed.is_set()
         assert len(results) == total
-        lost = [result for _, _, result in results
-                if result.get("degraded_reason", "").startswith("computation_lost: ")]
-        for result in lost:  # in flight on a killed replica: no numbers, and the reason names that replica
-            assert result["status"] == "degraded" and result["execution_type"] == "symbolic", result
-            assert any(f"lost the computation: POST http://{host}:" in result["degraded_reason"]
-                       for host in victims.values()), result["degraded_reason"]
-            assert set(result["biological_output"]) & {"growth_rate", "final_state"} == set()
-        # each VM has one computation out at a time; while a killed replica is going away its kernel may
-        # still accept a connection and then reset it, so a VM can lose at most one per killed replica
-        assert len(lost) <= VMS * len(victims), "more computations lost than the VMs can have had in flight"
         for kind, param, result in results:
-            if result not in lost:
-                _check(kind, param, result, growth_by_glucose, final_by_time_end)
-        assert sum(vm.get_resource_usage()["degraded_executions"] for vm in vms) == len(lost)
+            _check(kind, param, result, growth_by_glucose, final_by_time_end)
+        assert all(vm.get_resource_usage()["degraded_executions"] == 0 for vm in vms)
         assert f"http://{victims['static']}:{static.replicas[victims['static']].port}" in client.pools["static"].dead()
 
         # restart the killed static replica: empty caches, served as soon as it is ready
