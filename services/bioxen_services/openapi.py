@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from . import __version__
+from .validation import MAX_BOUND
 
 NUM = {"type": "number"}
+#: a number that becomes an LP bound (GLPK aborts on magnitudes near 1e308), and one that may not be negative
+BOUND_NUM = {"type": "number", "minimum": -MAX_BOUND, "maximum": MAX_BOUND}
+AMOUNT = {"type": "number", "minimum": 0, "maximum": MAX_BOUND}
 STR = {"type": "string"}
 STR_LIST = {"type": "array", "items": STR}
 NUM_MAP = {"type": "object", "additionalProperties": NUM}
 NUM_LIST = {"type": "array", "items": {"type": "number", "nullable": True}}
-BOUNDS = {"type": "object", "additionalProperties": {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}}
+BOUNDS = {"type": "object", "additionalProperties": {"type": "array", "items": BOUND_NUM, "minItems": 2,
+                                                     "maxItems": 2}}
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": STR, "message": STR, "request_id": {"type": "string", "nullable": True},
@@ -86,7 +91,7 @@ def _health_paths() -> dict:
 
 def _static_paths(ids: list[str] | None) -> dict:
     changes = {"model": _model_ref(["sbml"], ids), "objective": STR, "bounds": BOUNDS,
-               "medium": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+               "medium": {"type": "object", "additionalProperties": AMOUNT},
                "knockouts": _req({"genes": STR_LIST, "reactions": STR_LIST})}
     fba_req = _req({**changes, "method": {"type": "string", "enum": ["fba", "pfba"]}, "fluxes": STR_LIST},
                    required=["model"])
@@ -115,9 +120,9 @@ def _static_paths(ids: list[str] | None) -> dict:
                         "execution_result": STR}, additional=True)
     dfba_req = _req({"model": changes["model"], "biomass": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
                      "concentrations": {"type": "object", "minProperties": 1,
-                                        "additionalProperties": {"type": "number", "minimum": 0}},
+                                        "additionalProperties": AMOUNT},
                      "uptake": {"type": "object", "additionalProperties": {"oneOf": [
-                         _obj({"vmax": {"type": "number", "minimum": 0}, "km": {"type": "number", "minimum": 0}},
+                         _obj({"vmax": AMOUNT, "km": AMOUNT},
                               required=["vmax", "km"]),
                          _obj({"expression": {"type": "string", "maxLength": 500}}, required=["expression"])]}},
                      "start": NUM, "end": NUM, "points": {"type": "integer", "minimum": 2}, "fluxes": STR_LIST,

@@ -13,6 +13,12 @@ from .errors import ModelPathNotAllowed, ValidationError
 
 _MISSING = object()
 
+#: the largest magnitude accepted for a flux bound, a medium uptake bound, a dFBA concentration or vmax.
+#: GLPK aborts the whole process (``Assertion failed: teta >= 0.0``) on bounds near 1e308 (5e307 and
+#: below were measured fine); 1e30 is far inside what it handles and far above any real flux
+#: (mmol/gDW/h) or concentration (mM).
+MAX_BOUND = 1e30
+
 
 def _type_name(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
@@ -50,11 +56,15 @@ def get_number(body: dict, key: str, default: Any = _MISSING, *, minimum: float 
 
 
 def check_number(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
-                 integer: bool = False, exclusive_minimum: bool = False):
+                 integer: bool = False, exclusive_minimum: bool = False, magnitude: float | None = None):
+    """``value`` as a finite number within the limits given; ``magnitude`` bounds ``abs(value)``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(f"{name} must be a number, got {_type_name(value)}")
     if not math.isfinite(value):
         raise ValidationError(f"{name} must be a finite number, got {value}")
+    if magnitude is not None and abs(value) > magnitude:
+        raise ValidationError(f"{name} is {value:g}, past the limit of {magnitude:g} on the magnitude of bounds "
+                              f"and concentrations (the LP solver fails on numbers near 1e308)")
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ValidationError(f"{name} must be a whole number, got {value}")
@@ -110,20 +120,22 @@ def get_str_list(body: dict, key: str, default: Any = _MISSING) -> list[str]:
     return value
 
 
-def get_number_map(body: dict, key: str, *, minimum: float | None = None) -> dict[str, float]:
-    """``{"id": number}``; empty when absent."""
+def get_number_map(body: dict, key: str, *, minimum: float | None = None,
+                   magnitude: float | None = None) -> dict[str, float]:
+    """``{"id": number}``; empty when absent. Pass ``magnitude=MAX_BOUND`` for values that become LP bounds."""
     mapping = get_object(body, key, {})
-    return {k: check_number(v, f"{key}[{k!r}]", minimum=minimum) for k, v in mapping.items()}
+    return {k: check_number(v, f"{key}[{k!r}]", minimum=minimum, magnitude=magnitude) for k, v in mapping.items()}
 
 
 def get_bounds_map(body: dict, key: str) -> dict[str, tuple[float, float]]:
-    """``{"reaction_id": [lower, upper]}`` with finite numbers and lower <= upper."""
+    """``{"reaction_id": [lower, upper]}`` with finite numbers of magnitude at most :data:`MAX_BOUND`
+    and lower <= upper."""
     out: dict[str, tuple[float, float]] = {}
     for rid, pair in get_object(body, key, {}).items():
         if not isinstance(pair, list) or len(pair) != 2:
             raise ValidationError(f"{key}[{rid!r}] must be a pair [lower, upper]")
-        lb = check_number(pair[0], f"{key}[{rid!r}] lower bound")
-        ub = check_number(pair[1], f"{key}[{rid!r}] upper bound")
+        lb = check_number(pair[0], f"{key}[{rid!r}] lower bound", magnitude=MAX_BOUND)
+        ub = check_number(pair[1], f"{key}[{rid!r}] upper bound", magnitude=MAX_BOUND)
         if lb > ub:
             raise ValidationError(f"{key}[{rid!r}]: lower bound {lb} is above upper bound {ub}")
         out[rid] = (float(lb), float(ub))

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bioxen_vm import (BiologicalComputationClient, ClientRequestError, MockTransport, ServerError,
-                       ServiceTimeout, ServiceUnavailable, Timeout)
+from bioxen_vm import (BiologicalComputationClient, ClientRequestError, ComputationLost, ComputationTimeout,
+                       MockTransport, ServerError, ServiceTimeout, ServiceUnavailable, Timeout)
 from bioxen_vm.client import GZIP_THRESHOLD_BYTES, sha256_text, split_grid
 from bioxen_vm.transport import TransportError, decode_body, json_response
 
@@ -69,19 +69,31 @@ def test_error_answers_raise_typed_errors_without_retry(status, code, kind):
     assert (info.value.status, info.value.code, info.value.message) == (status, code, f"message for {code}")
     assert info.value.request_id == "r1"
     assert len(calls) == 1
+    if status == 504:  # the computation ran past the service's budget: the same request would too
+        assert isinstance(info.value, ComputationTimeout)
+        assert str(info.value) == ("504 timeout: message for timeout (not retried: split it into smaller requests "
+                                   "(fewer reactions, points or grid values per call), or submit it as a job "
+                                   "(client.submit, with the jobs API) instead of waiting on one request)")
 
 
-def test_read_timeout_raises_service_timeout_and_is_not_retried():
+@pytest.mark.parametrize("kind, error, reason", [
+    ("timeout", ServiceTimeout, "no answer within 1 s"),
+    ("lost", ComputationLost, "the connection dropped after the request was sent (connection reset)"),
+])
+def test_a_request_the_service_had_and_lost_is_not_retried(kind, error, reason):
     calls = []
 
     def handler(method, url, body, headers):
         calls.append(url)
-        raise TransportError("timeout", "no answer within 1 s")
+        raise TransportError(kind, reason)
 
     with client_with(handler) as client:
-        with pytest.raises(ServiceTimeout):
+        with pytest.raises(error) as info:
             client.simulate("p")
-    assert len(calls) == 1
+        assert client.request_dynamic_computation({})["status"] == "service_unavailable"  # phase 1 never raises
+    assert len(calls) == 2  # one per call, none retried
+    assert str(info.value).startswith(f"dynamic service lost the computation: POST {calls[0]}: {reason}. "
+                                      "It was not retried")
 
 
 def test_phase1_methods_never_raise():

@@ -45,6 +45,47 @@ FAST_OSCILLATOR = "model fast\n x' = w*y\n y' = -w*x\n x = 1\n y = 0\n w = 10000
 NOT_CLOSED = '<?xml version="1.0"?><sbml xmlns="http://www.sbml.org/sbml/level3/version1/core"><model id="x">'
 
 
+def fbc_model(model_id: str, reactions: dict[str, tuple[dict[str, int], str, str]], objective: str) -> str:
+    """A small SBML L3 fbc v2 model: ``{reaction: ({species: coefficient}, lower, upper)}``, bounds as
+    SBML numbers ("-INF" and "INF" allowed), maximizing the flux of ``objective``."""
+    species = sorted({m for stoichiometry, _, _ in reactions.values() for m in stoichiometry})
+    params, rxns = [], []
+    for rid, (stoichiometry, lower, upper) in reactions.items():
+        params += [f'<parameter id="{rid}_{side}" value="{value}" constant="true" sboTerm="SBO:0000625"/>'
+                   for side, value in (("lb", lower), ("ub", upper))]
+        refs = {side: "".join(f'<speciesReference species="{m}" stoichiometry="{abs(c)}" constant="true"/>'
+                              for m, c in stoichiometry.items() if (c < 0) == (side == "Reactants"))
+                for side in ("Reactants", "Products")}
+        rxns.append(f'<reaction id="{rid}" reversible="{str(lower.startswith("-")).lower()}" fast="false" '
+                    f'fbc:lowerFluxBound="{rid}_lb" fbc:upperFluxBound="{rid}_ub">'
+                    + "".join(f"<listOf{side}>{text}</listOf{side}>" for side, text in refs.items() if text)
+                    + "</reaction>")
+    return ('<?xml version="1.0" encoding="UTF-8"?><sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" '
+            'xmlns:fbc="http://www.sbml.org/sbml/level3/version1/fbc/version2" level="3" version="1" '
+            f'fbc:required="false"><model id="{model_id}" fbc:strict="true">'
+            '<listOfCompartments><compartment id="c" constant="true"/></listOfCompartments><listOfSpecies>'
+            + "".join(f'<species id="{m}" compartment="c" hasOnlySubstanceUnits="false" boundaryCondition="false" '
+                      'constant="false"/>' for m in species)
+            + f'</listOfSpecies><listOfParameters>{"".join(params)}</listOfParameters>'
+            f'<listOfReactions>{"".join(rxns)}</listOfReactions>'
+            '<fbc:listOfObjectives fbc:activeObjective="obj"><fbc:objective fbc:id="obj" fbc:type="maximize">'
+            f'<fbc:listOfFluxObjectives><fbc:fluxObjective fbc:reaction="{objective}" fbc:coefficient="1"/>'
+            '</fbc:listOfFluxObjectives></fbc:objective></fbc:listOfObjectives></model></sbml>')
+
+
+#: growth is bounded by the uptake of A, but A <-> B <-> A is a loop with infinite bounds: FBA is optimal,
+#: every FVA sub-problem on the loop is unbounded
+UNBOUNDED_LOOP = fbc_model("unbounded_loop", {
+    "EX_A": ({"A": -1}, "-10", "1000"), "GROW": ({"A": -1}, "0", "1000"),
+    "LOOP_AB": ({"A": -1, "B": 1}, "-INF", "INF"), "LOOP_BA": ({"B": -1, "A": 1}, "-INF", "INF")}, "GROW")
+#: a reaction whose lower bound is above its upper bound in the model text
+REVERSED_BOUNDS = fbc_model("reversed_bounds", {
+    "EX_A": ({"A": -1}, "-10", "1000"), "GROW": ({"A": -1}, "5", "1")}, "GROW")
+#: a bound near the largest float, which aborts GLPK's simplex (Assertion failed: teta >= 0.0)
+HUGE_BOUNDS = fbc_model("huge_bounds", {
+    "EX_A": ({"A": -1}, "-1e308", "1000"), "GROW": ({"A": -1}, "0", "1000")}, "GROW")
+
+
 def gzip_bomb() -> bytes:
     """About 200 KB of gzip that inflates to 200 MB, 100x the body limit."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
@@ -80,6 +121,18 @@ def fba(**fields) -> dict:
 
 def sim(**fields) -> dict:
     return {"model": GENE, **fields}
+
+
+def dfba(**fields) -> dict:
+    return {"model": ECOLI, "biomass": 0.05, "concentrations": {"EX_glc__D_e": 10}, "end": 1, "points": 3,
+            **fields}
+
+
+def uptake(expression: str) -> dict:
+    return dfba(uptake={"EX_glc__D_e": {"expression": expression}})
+
+
+PAST_BOUND = "past the limit of 1e+30"  # validation.MAX_BOUND: GLPK aborts on bounds near 1e308
 
 
 STATIC = [
@@ -118,8 +171,47 @@ STATIC = [
          400, "invalid_json", "-Infinity is not valid JSON"),
     Case("overflowing_number", "/v1/fba", b'{"model": {"id": "e_coli_core"}, "bounds": {"EX_glc__D_e": [1e999, 0]}}',
          400, "invalid_request", "must be a finite number"),
+    Case("bound_near_float_max", "/v1/fba", fba(bounds={"EX_glc__D_e": [-1e308, 1000]}), 400, "invalid_request",
+         f"bounds['EX_glc__D_e'] lower bound is -1e+308, {PAST_BOUND}"),
+    Case("bound_near_float_max_phase1", "/compute/metabolic", {"constraints": {"EX_glc__D_e": [-1e308, 1000]}},
+         400, "invalid_request", f"constraints['EX_glc__D_e'] lower bound is -1e+308, {PAST_BOUND}"),
+    Case("bound_near_float_max_knockouts", "/v1/knockouts",
+         fba(genes=["b0008"], bounds={"EX_glc__D_e": [-1e308, 1000]}), 400, "invalid_request",
+         f"bounds['EX_glc__D_e'] lower bound is -1e+308, {PAST_BOUND}"),
+    Case("upper_bound_past_limit", "/v1/fva", fba(bounds={"EX_glc__D_e": [-10, 2e30]}), 400, "invalid_request",
+         f"bounds['EX_glc__D_e'] upper bound is 2e+30, {PAST_BOUND}"),
+    Case("medium_near_float_max", "/v1/fba", fba(medium={"EX_glc__D_e": 1e308}), 400, "invalid_request",
+         f"medium['EX_glc__D_e'] is 1e+308, {PAST_BOUND}"),
     Case("negative_medium", "/v1/fba", fba(medium={"EX_glc__D_e": -10}), 400, "invalid_request", "at least 0"),
     Case("fraction_above_one", "/v1/fva", fba(fraction_of_optimum=1.5), 400, "invalid_request", "at most 1"),
+    Case("fva_unbounded_loop", "/v1/fva", {"model": {"sbml": UNBOUNDED_LOOP}}, 422, "computation_failed",
+         "flux variability analysis of model 'unbounded_loop' failed: Solver status is 'unbounded'"),
+    Case("sbml_lower_bound_above_upper", "/v1/fba", {"model": {"sbml": REVERSED_BOUNDS}}, 400, "invalid_model",
+         "could not be read: reaction 'GROW' has lower bound 5 above upper bound 1"),
+    Case("sbml_bound_near_float_max", "/v1/fba", {"model": {"sbml": HUGE_BOUNDS}}, 400, "invalid_model",
+         f"flux bounds {PAST_BOUND} (the LP solver fails on numbers near 1e308; use INF for no bound): "
+         "'EX_A' (-1e+308, 1000)"),
+    Case("dfba_bound_near_float_max", "/v1/dfba", dfba(bounds={"EX_o2_e": [-1e308, 1000]}), 400,
+         "invalid_request", f"bounds['EX_o2_e'] lower bound is -1e+308, {PAST_BOUND}"),
+    Case("dfba_concentration_near_float_max", "/v1/dfba", dfba(concentrations={"EX_glc__D_e": 1e308}), 400,
+         "invalid_request", f"concentrations['EX_glc__D_e'] is 1e+308, {PAST_BOUND}"),
+    Case("dfba_vmax_near_float_max", "/v1/dfba", dfba(uptake={"EX_glc__D_e": {"vmax": 1e308, "km": 1}}), 400,
+         "invalid_request", f"uptake['EX_glc__D_e'].vmax is 1e+308, {PAST_BOUND}"),
+    Case("dfba_expression_400_digits", "/v1/dfba", uptake("1" * 400), 400, "invalid_request",
+         "uptake['EX_glc__D_e']: the number 1111111111111111111111111111111111111111... (400 characters) "
+         "is too large"),
+    Case("dfba_expression_infinite_literal", "/v1/dfba", uptake("1e999 * S"), 400, "invalid_request",
+         "the number 1e999 is not a finite number"),
+    Case("dfba_expression_min_one_argument", "/v1/dfba", uptake("min(S)"), 400, "invalid_request",
+         "min() takes at least 2 arguments, got 1: min(S)"),
+    Case("dfba_expression_exp_two_arguments", "/v1/dfba", uptake("exp(S, X)"), 400, "invalid_request",
+         "exp() takes exactly 1 argument, got 2: exp(S, X)"),
+    Case("dfba_expression_log_three_arguments", "/v1/dfba", uptake("log(S, 2, 3)"), 400, "invalid_request",
+         "log() takes 1 to 2 arguments, got 3"),
+    Case("dfba_expression_complex_value", "/v1/dfba", uptake("min((-S)**0.5, 1)"), 422, "computation_failed",
+         "uptake expression 'min((-S)**0.5, 1)' has no finite real value at S = 10: (-S) ** 0.5 failed"),
+    Case("dfba_expression_overflow", "/v1/dfba", uptake("exp(S * 100)"), 422, "computation_failed",
+         "exp(S * 100) failed (math range error)"),
     Case("knockouts_past_limit", "/v1/knockouts", fba(genes="all"), 422, "limit_exceeded",
          "exceed the limit of 20"),
     Case("knockouts_nothing", "/v1/knockouts", fba(), 400, "invalid_request", "no deletions given"),
@@ -307,6 +399,16 @@ def test_chunked_body_past_limit(limited_static, static_workers):
     _check_error(resp, Case("chunked", "/v1/fba", b"", 413, "payload_too_large",
                                 f"exceeds the limit of {MAX_BODY} bytes"))
     assert engine_pids(limited_static.proc.pid) == static_workers
+
+
+def test_bounds_up_to_the_limit_are_accepted(limited_static, ecoli_growth):
+    """1e30 is the limit itself: a bound that large computes (it binds nothing), one just past it does not."""
+    resp = requests.post(limited_static.url + "/v1/fba", timeout=60, json=fba(
+        bounds={"EX_glc__D_e": [-10, 1e30], "ATPM": [8.39, 1e30]}, fluxes=[]))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["objective_value"] == pytest.approx(ecoli_growth, rel=1e-9)
+    resp = requests.post(limited_static.url + "/v1/fba", timeout=60, json=fba(bounds={"ATPM": [8.39, 1.0001e30]}))
+    assert resp.status_code == 400 and PAST_BOUND in resp.json()["error"]["message"], resp.text
 
 
 def test_inline_model_still_accepted(limited_static, ecoli_growth):

@@ -16,12 +16,6 @@ CLIENTS = 8
 REQUESTS_PER_CLIENT = 25
 
 
-def engine_pids(proc) -> set[int]:
-    import psutil
-
-    return {child.pid for child in psutil.Process(proc.proc.pid).engine_pids()}
-
-
 @pytest.mark.slow
 def test_eight_concurrent_clients(static_service, dynamic_service):
     glucose = [-1.0, -2.5, -5.0, -7.5, -10.0]

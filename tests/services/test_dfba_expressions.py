@@ -3,6 +3,8 @@ expression"), through the real service."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import requests
@@ -77,3 +79,14 @@ def test_parsed_expression_evaluates_without_eval():
         parse_expression("open('/etc/passwd')", set(), "t")
     with pytest.raises(ComputationFailed):
         parse_expression("log(S - S)", set(), "t").rate(1.0, {"X": 1.0})
+
+
+def test_a_parsed_expression_survives_pickling():
+    """A parsed dFBA problem can be handed to another process: the expression travels as its text."""
+    uptake = parse_expression("3 * S / (0.5 + S) / (1 + EX_glc__D_e / 0.05) + 0 * X", {"EX_glc__D_e", "EX_ac_e"}, "t")
+    copy = pickle.loads(pickle.dumps(uptake))
+    assert copy == uptake and copy.names == frozenset({"S", "X", "EX_glc__D_e"})
+    env = {"X": 0.3, "EX_glc__D_e": 0.02}
+    assert copy.rate(1.5, env) == uptake.rate(1.5, env) == pytest.approx(3 * 1.5 / 2.0 / 1.4)
+    with pytest.raises(ComputationFailed, match=r"has no finite real value at S = 1, X = 0: 1 / X failed"):
+        pickle.loads(pickle.dumps(parse_expression("1 / X", set(), "t"))).rate(1.0, {"X": 0.0})

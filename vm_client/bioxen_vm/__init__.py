@@ -17,7 +17,8 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     "BiologicalComputationClient": "client", "load_model_file": "client",
-    "BioXenError": "errors", "ClientRequestError": "errors", "ServerError": "errors",
+    "BioXenError": "errors", "ClientRequestError": "errors", "ComputationLost": "errors",
+    "ComputationTimeout": "errors", "ServerError": "errors",
     "ServiceError": "errors", "ServiceTimeout": "errors", "ServiceUnavailable": "errors",
     "BiologicalComputationHypervisor": "hypervisor",
     "MockTransport": "transport", "Timeout": "transport",

@@ -3,8 +3,15 @@
 
 - endpoints come from :mod:`bioxen_vm.discovery` (explicit > environment > cluster DNS) and are used
   in shuffled round-robin order;
-- every request has a finite timeout; connection errors and 503 answers are retried with exponential
-  back-off and jitter on another endpoint (computations are pure, so a retry is safe);
+- every request has a finite timeout; a request that never reached a service (connect refused, DNS,
+  connect timeout) or got 503 (not ready, overloaded, draining: nothing was computed) is retried with
+  exponential back-off and jitter on another endpoint. A request a service had and lost (the connection
+  dropped after it was sent, no answer within the read timeout, 504) is not retried blindly: it raises
+  :class:`~bioxen_vm.errors.ComputationLost` / :class:`~bioxen_vm.errors.ServiceTimeout` /
+  :class:`~bioxen_vm.errors.ComputationTimeout`, so one request that kills or hangs a service never
+  goes on to the next replica. The one exception: a dropped connection whose replica then refuses
+  connections altogether (its pod was killed; a request can only kill an engine process, which the live
+  front answers with a 500) is sent once more, to another replica;
 - 4xx answers raise :class:`~bioxen_vm.errors.ClientRequestError` with the service's code and message;
 - inline models (SBML / Antimony text) are named by their sha256 first and the text is sent only when
   the worker answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
@@ -29,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import discovery, metrics
-from .errors import (BioXenError, ClientRequestError, ServiceError, ServiceTimeout,
+from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
 from .transport import HTTPTransport, Timeout, TransportError
 
@@ -153,6 +160,21 @@ class BiologicalComputationClient:
         cap = min(self.backoff_max, self.backoff * 2 ** attempt)
         time.sleep(self._rng.uniform(cap / 2, cap))  # "equal jitter": never zero, never in lockstep
 
+    def _replica_gone(self, url: str, probes: int = 3) -> bool:
+        """Whether nothing listens at ``url`` any more (its pod is gone). A process being killed may still
+        accept a connection for a moment and then reset it, so a reset probe is tried again; a replica
+        that keeps accepting and dropping (alive, but broken) is not taken for gone."""
+        for probe in range(probes):
+            try:
+                self.transport.request("GET", url + "/healthz", timeout=Timeout(connect=1.0, read=2.0))
+            except TransportError as exc:
+                if exc.kind == TransportError.CONNECT:
+                    return True
+                time.sleep(0.1)
+                continue
+            return False  # it answers
+        return False
+
     def request(self, service: str, method: str, path: str, payload=None, *,
                 timeout: Timeout | None = None, retries: int | None = None) -> Any:
         """One call with failover: the decoded JSON answer, or a :class:`BioXenError`."""
@@ -162,6 +184,7 @@ class BiologicalComputationClient:
         body, headers = self._encode(payload)
         tried: list[str] = []
         last = "no endpoints known"
+        resent = False
         for attempt in range(retries + 1):
             if attempt:
                 self._sleep_before_retry(attempt - 1)
@@ -173,8 +196,18 @@ class BiologicalComputationClient:
             try:
                 resp = self.transport.request(method, url + path, body=body, headers=headers, timeout=timeout)
             except TransportError as exc:
-                if exc.kind == "timeout":
-                    raise ServiceTimeout(service, f"{url}{path}: {exc}") from exc
+                if exc.sent:  # the service had it: not sent again blindly (see bioxen_vm.errors)
+                    if exc.kind == TransportError.LOST and not resent and self._replica_gone(url):
+                        # the whole replica died (a pod killed): a request can only kill an engine
+                        # process, which its live front answers with a 500. Sent once more, elsewhere.
+                        resent = True
+                        pool.mark_failed(url, f"replica gone: {exc}")
+                        log.warning("%s: %s%s was lost and the replica no longer answers; sending it once "
+                                    "to another replica", service, url, path)
+                        last = f"{url}: {exc}"
+                        continue
+                    lost = ServiceTimeout if exc.kind == TransportError.TIMEOUT else ComputationLost
+                    raise lost(service, f"{method} {url}{path}: {exc}", url) from exc
                 pool.mark_failed(url, str(exc))
                 last = f"{url}: {exc}"
                 continue
@@ -473,5 +506,5 @@ def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]
     return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
 
 
-__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ServiceError",
+__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ComputationLost", "ServiceError",
            "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from . import metrics
 from .client import BiologicalComputationClient
-from .errors import ServiceError, ServiceTimeout, ServiceUnavailable
+from .errors import ComputationLost, ServiceError, ServiceTimeout, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,8 @@ class BiologicalComputationHypervisor:
                         outcome = "error"
                         raise
                     outcome = "fallback"
-                    reason = "service_timeout" if isinstance(exc, ServiceTimeout) else "service_unavailable"
+                    reason = ("service_timeout" if isinstance(exc, ServiceTimeout) else
+                              "computation_lost" if isinstance(exc, ComputationLost) else "service_unavailable")
                     metrics.FALLBACKS.labels(vm_id, reason).inc()
                     log.warning("VM %s: %s unreachable, process %s degraded to symbolic execution: %s",
                                 vm_id, r.computation_service, process_code, exc)

@@ -7,20 +7,25 @@ which is most of the price of calling a service instead of an in-process engine 
 :class:`RequestsTransport` (a pooled ``requests.Session``) remains for environments that need its proxy
 and TLS handling. :class:`MockTransport` calls a Python function instead, so pure unit tests of the
 client need no network at all.
-A transport raises :class:`TransportError` for anything that is not an HTTP answer.
+A transport raises :class:`TransportError` for anything that is not an HTTP answer, and says whether the
+request had reached the service (see :class:`TransportError`): the client fails over only requests that
+never did.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 
@@ -63,17 +68,52 @@ class Response:
 
 
 class TransportError(Exception):
-    """No HTTP answer. ``kind`` is ``"connect"`` (nothing listening, refused, DNS, reset before an
-    answer: safe to retry elsewhere) or ``"timeout"`` (the endpoint did not answer in time)."""
+    """No HTTP answer. ``kind`` says how far the request got:
+
+    - ``"connect"``: it never reached the service whole (DNS, refused, connect timeout, a connection
+      that failed while the request was being written). Safe to send elsewhere.
+    - ``"lost"``: the whole request was sent, then the connection dropped (reset, EOF, a partial
+      answer). The service may have been computing, or the request may have killed its worker.
+    - ``"timeout"``: the whole request was sent and no answer came within the read timeout.
+    """
+
+    CONNECT, LOST, TIMEOUT = "connect", "lost", "timeout"
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
 
+    @property
+    def sent(self) -> bool:
+        """True when the service had the whole request (repeating it may repeat its computation)."""
+        return self.kind != self.CONNECT
+
+
+#: a kept-alive connection idle longer than this is not reused: servers close idle connections after a
+#: few seconds (gunicorn's default keep-alive is 2 s), and a close that crosses our next request would
+#: look exactly like a request that was lost while computing
+REUSE_IDLE_SECONDS = 1.0
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """True when an idle connection can no longer carry a request: the server closed it (EOF pending)
+    or sent something unasked. The check urllib3 makes before reusing a pooled connection (poll, not
+    select, which fails on descriptors past 1024)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
 
 class HTTPTransport:
     """``http.client`` connections, one per (thread, scheme, host, port), reused while the server
-    keeps them open (the services' front keeps them for BIOXEN_IDLE_TIMEOUT_SECONDS)."""
+    keeps them open (the services' front keeps them for BIOXEN_IDLE_TIMEOUT_SECONDS).
+
+    A kept-alive connection is reused only when it has been idle less than :data:`REUSE_IDLE_SECONDS`
+    and the server has not closed it; any other one is replaced before the request is written, so a
+    failure after that point really is a request the service had (``"lost"``), never a stale socket.
+    """
 
     def __init__(self):
         self._local = threading.local()
@@ -100,33 +140,39 @@ class HTTPTransport:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        for attempt in (0, 1):
-            conn = self._connection(parts.scheme, parts.hostname, parts.port, timeout)
-            reused = conn.sock is not None
-            phase = "connect"
-            try:
-                if not reused:
-                    conn.timeout = timeout.connect
-                    conn.connect()
-                phase = "read"
-                conn.sock.settimeout(timeout.read)
-                conn.request(method, target, body=body, headers=dict(headers or {}))
-                resp = conn.getresponse()
-                data = resp.read()
-            except socket.timeout as exc:
-                conn.close()
-                if phase == "connect":
-                    raise TransportError("connect", f"connect timeout after {timeout.connect} s") from exc
-                raise TransportError("timeout", f"no answer within {timeout.read} s") from exc
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                if reused and attempt == 0:
-                    continue  # the server closed an idle kept-alive connection: one fresh try
-                raise TransportError("connect", _short(exc)) from exc
-            if resp.will_close:
-                conn.close()
-            return Response(resp.status, data, _Headers(resp.getheaders()))
-        raise AssertionError("unreachable")
+        conn = self._connection(parts.scheme, parts.hostname, parts.port, timeout)
+        if conn.sock is not None and (time.monotonic() - getattr(conn, "idle_since", 0.0) > REUSE_IDLE_SECONDS
+                                      or _dropped(conn.sock)):
+            conn.close()  # closed by the server, or idle long enough that it may close it under us
+        phase = "connect"
+        try:
+            if conn.sock is None:
+                conn.timeout = timeout.connect
+                conn.connect()
+            phase = "send"
+            conn.sock.settimeout(timeout.read)
+            conn.request(method, target, body=body, headers=dict(headers or {}))
+            phase = "answer"  # the whole request is with the service from here on
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:  # socket.timeout is an OSError
+            conn.close()
+            timed_out = isinstance(exc, socket.timeout)
+            if phase == "connect":
+                raise TransportError(TransportError.CONNECT, f"connect timeout after {timeout.connect} s"
+                                     if timed_out else _short(exc)) from exc
+            if phase == "send":  # the service never had the whole request: nothing to compute
+                raise TransportError(TransportError.CONNECT, "the request could not be written "
+                                     + (f"within {timeout.read} s" if timed_out else f"({_short(exc)})")) from exc
+            if timed_out:
+                raise TransportError(TransportError.TIMEOUT, f"no answer within {timeout.read} s") from exc
+            raise TransportError(TransportError.LOST, f"the connection dropped after the request was sent "
+                                 f"({_short(exc)})") from exc
+        if resp.will_close:
+            conn.close()
+        else:
+            conn.idle_since = time.monotonic()
+        return Response(resp.status, data, _Headers(resp.getheaders()))
 
     def close(self) -> None:
         with self._lock:
@@ -164,11 +210,20 @@ class RequestsTransport:
             resp = self.session.request(method, url, data=body, headers=dict(headers or {}),
                                         timeout=(timeout.connect, timeout.read), allow_redirects=False)
         except requests.exceptions.ConnectTimeout as exc:
-            raise TransportError("connect", f"connect timeout after {timeout.connect} s") from exc
+            raise TransportError(TransportError.CONNECT, f"connect timeout after {timeout.connect} s") from exc
         except requests.exceptions.ReadTimeout as exc:
-            raise TransportError("timeout", f"no answer within {timeout.read} s") from exc
+            raise TransportError(TransportError.TIMEOUT, f"no answer within {timeout.read} s") from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise TransportError(TransportError.LOST, f"the answer was cut off ({_short(exc)})") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError):
+                # "Connection aborted.": the connection was up and dropped while the request was out
+                # (urllib3 does not say whether the body was all written, so assume the service had it)
+                raise TransportError(TransportError.LOST, f"the connection dropped after the request was "
+                                     f"sent ({_short(exc)})") from exc
+            raise TransportError(TransportError.CONNECT, _short(exc)) from exc
         except requests.exceptions.RequestException as exc:
-            raise TransportError("connect", _short(exc)) from exc
+            raise TransportError(TransportError.CONNECT, _short(exc)) from exc
         return Response(resp.status_code, resp.content, resp.headers)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (check_fields, check_number, get_bounds_map, get_model_ref, get_number,
+from ..validation import (MAX_BOUND, check_fields, check_number, get_bounds_map, get_model_ref, get_number,
                           get_number_map, get_object, get_str, get_str_list)
 from ..web import json_response, read_json
 from .dfba import DfbaProblem, run_dfba
@@ -31,14 +31,15 @@ def _uptake(body: dict, tracked: set[str]) -> dict[str, Uptake | ExpressionUptak
         missing = [k for k in ("vmax", "km") if spec.get(k) is None]
         if missing:
             raise ValidationError(f"uptake[{rid!r}] needs {missing} (Michaelis-Menten vmax mmol/gDW/h, km mM)")
-        out[rid] = Uptake(vmax=float(check_number(spec["vmax"], f"uptake[{rid!r}].vmax", minimum=0)),
-                          km=float(check_number(spec["km"], f"uptake[{rid!r}].km", minimum=0)))
+        out[rid] = Uptake(
+            vmax=float(check_number(spec["vmax"], f"uptake[{rid!r}].vmax", minimum=0, magnitude=MAX_BOUND)),
+            km=float(check_number(spec["km"], f"uptake[{rid!r}].km", minimum=0, magnitude=MAX_BOUND)))
     return out
 
 
 def parse_problem(body: dict, max_points: int) -> DfbaProblem:
     check_fields(body, FIELDS)
-    concentrations = get_number_map(body, "concentrations", minimum=0)
+    concentrations = get_number_map(body, "concentrations", minimum=0, magnitude=MAX_BOUND)
     if not concentrations:
         raise ValidationError("concentrations must name at least one exchange reaction, e.g. "
                               "{\"EX_glc__D_e\": 10} (mM)")

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import cobra
 import numpy as np
+from cobra.exceptions import OptimizationError
 from cobra.flux_analysis import flux_variability_analysis, pfba
-from optlang.interface import OPTIMAL
+from optlang.interface import OPTIMAL, UNBOUNDED
 
-from ..errors import UnknownEntity, ValidationError
+from ..errors import ComputationFailed, UnknownEntity, ValidationError
 
 
 @dataclass
@@ -172,8 +173,16 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
                         "objective_value": _finite_or_none(value), "ranges": {}}
         if status != OPTIMAL:
             return result
-        frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
-                                          fraction_of_optimum=fraction_of_optimum, processes=1)
+        try:
+            frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
+                                              fraction_of_optimum=fraction_of_optimum, processes=1)
+        except OptimizationError as exc:  # a reaction's minimum or maximum has no optimum
+            status = model.solver.status
+            hint = ("; a reaction's flux can grow without limit at this optimum (a loop or a path whose "
+                    "bounds are infinite): bound it" if status == UNBOUNDED else "")
+            reason = str(exc).rstrip(".")
+            raise ComputationFailed(f"flux variability analysis of model {model.id!r} failed: {reason}{hint}",
+                                    details={"solver_status": status}) from exc
         result["ranges"] = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
                             for rid, row in frame.iterrows()}
         return result

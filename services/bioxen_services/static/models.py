@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 
 import cobra
 from cobra.io import read_sbml_model
@@ -11,6 +12,7 @@ from cobra.io.sbml import CobraSBMLError
 
 from ..errors import InvalidModel
 from ..store import ModelStore, check_xml_text
+from ..validation import MAX_BOUND
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,51 @@ def _sbml_errors(text: str) -> list[str]:
     return out
 
 
+def _reversed_bounds(text: str) -> list[str]:
+    """Reactions whose fbc lower bound is above their upper bound (cobra refuses them without a name)."""
+    import libsbml
+
+    model = libsbml.readSBMLFromString(text).getModel()
+    out = []
+    for reaction in (model.getListOfReactions() if model is not None else []):
+        fbc = reaction.getPlugin("fbc")
+        lower = model.getParameter(fbc.getLowerFluxBound()) if fbc is not None else None
+        upper = model.getParameter(fbc.getUpperFluxBound()) if fbc is not None else None
+        if lower is not None and upper is not None and lower.getValue() > upper.getValue():
+            out.append(f"reaction {reaction.getId()!r} has lower bound {lower.getValue():g} above "
+                       f"upper bound {upper.getValue():g}")
+    return out
+
+
+def _cobra_reason(exc: BaseException) -> str:
+    """The first line of the innermost error under cobra's generic "Something went wrong reading the SBML"."""
+    reason = exc
+    while (reason.__cause__ or reason.__context__) is not None:
+        reason = reason.__cause__ or reason.__context__
+    return (str(reason).strip().splitlines() or [type(reason).__name__])[0][:300]
+
+
+def _check_bound_magnitudes(model: cobra.Model, name: str) -> None:
+    """GLPK aborts the process on bounds near 1e308: refuse finite bounds past MAX_BOUND (INF is fine)."""
+    huge = [f"{r.id!r} ({r.lower_bound:g}, {r.upper_bound:g})" for r in model.reactions
+            if any(math.isfinite(b) and abs(b) > MAX_BOUND for b in r.bounds)]
+    if huge:
+        raise InvalidModel(f"model {name!r} has flux bounds past the limit of {MAX_BOUND:g} (the LP solver fails "
+                           f"on numbers near 1e308; use INF for no bound): {', '.join(huge[:5])}"
+                           + (f" and {len(huge) - 5} more" if len(huge) > 5 else ""))
+
+
 def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     """SBML text -> cobra Model. Text only: a file-like object, so cobra never treats it as a path."""
     check_xml_text(text)
     try:
         model = read_sbml_model(io.StringIO(text))
     except (CobraSBMLError, OSError) as exc:  # cobra wraps libSBML and conversion failures in these
-        problems = _sbml_errors(text)
-        detail = "; ".join(problems[:3]) if problems else str(exc).strip().splitlines()[0][:300]
-        raise InvalidModel(f"the SBML of model {name!r} could not be read: {detail}") from exc
+        problems = _sbml_errors(text) or _reversed_bounds(text) or [_cobra_reason(exc)]
+        raise InvalidModel(f"the SBML of model {name!r} could not be read: {'; '.join(problems[:3])}") from exc
     if not model.reactions:
         raise InvalidModel(f"the SBML of model {name!r} has no reactions: nothing to optimize")
+    _check_bound_magnitudes(model, name)
     return model
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (ModelRef, check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
+from ..validation import (MAX_BOUND, ModelRef, check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
                           get_number_map, get_object, get_str, get_str_list, reject_model_path)
 from ..web import json_response, read_json
 from . import engine
@@ -29,7 +29,7 @@ def _changes(body: dict) -> Changes:
     return Changes(
         objective=get_str(body, "objective", None),
         bounds=get_bounds_map(body, "bounds"),
-        medium=None if medium is None else get_number_map(body, "medium", minimum=0),
+        medium=None if medium is None else get_number_map(body, "medium", minimum=0, magnitude=MAX_BOUND),
         gene_knockouts=get_str_list(knockouts, "genes", []),
         reaction_knockouts=get_str_list(knockouts, "reactions", []),
     )
