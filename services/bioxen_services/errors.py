@@ -19,6 +19,7 @@
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── LimitExceeded (422 limit_exceeded)
     ├── ComputationFailed (422 computation_failed)      e.g. no steady state found
+    ├── UnsupportedFeature (422 unsupported_feature)    valid SBML the engine cannot simulate
     ├── NotReady (503 not_ready)
     └── ComputationTimeout (504 timeout)
 """
@@ -107,6 +108,23 @@ class LimitExceeded(ServiceError):
 class ComputationFailed(ServiceError):
     status_code = 422
     code = "computation_failed"
+
+
+class UnsupportedFeature(ServiceError):
+    """Valid SBML that the engine cannot simulate (libRoadRunner: algebraic rules, delay(), fast
+    reactions). ``feature`` names it."""
+
+    status_code = 422
+    code = "unsupported_feature"
+
+    def __init__(self, feature: str, where: str = ""):
+        super().__init__(f"the kinetic engine (libRoadRunner) does not support {feature}"
+                         + (f": {where}" if where else ""), details={"feature": feature})
+        self.feature = feature
+        self.where = where
+
+    def __reduce__(self):  # crosses process boundaries (forked or supervised engine processes)
+        return (type(self), (self.feature, self.where))
 
 
 class NotReady(ServiceError):
