@@ -59,6 +59,8 @@ def inline_external_models(text: str, files: dict[str, str], depth: int = 0) -> 
                 f"{{{source!r}: \"<sbml>\"}}}} (this service never reads files or URLs named by a model)")
         sub_text = inline_external_models(files[source], files, depth + 1)
         sub = libsbml.readSBMLFromString(sub_text)
+        if (sub.getLevel(), sub.getVersion()) != (doc.getLevel(), doc.getVersion()):
+            sub.setLevelAndVersion(doc.getLevel(), doc.getVersion(), False)  # one document, one version
         found = _model_definition(sub, emd.getModelRef() if emd.isSetModelRef() else None)
         if found is None:
             raise InvalidModel(f"externalModelDefinition {emd.getId()!r}: no model "
@@ -66,7 +68,8 @@ def inline_external_models(text: str, files: dict[str, str], depth: int = 0) -> 
         _copy_definitions(plugin, sub, found, prefix=emd.getId())
         definition = libsbml.ModelDefinition(found)
         definition.setId(emd.getId())
-        _rename_submodel_refs(definition, prefix=emd.getId())
+        if _comp(sub) is not None:  # (a model of a document without comp has no usable comp plugin)
+            _rename_submodel_refs(definition, prefix=emd.getId())
         plugin.removeExternalModelDefinition(emd.getId())
         if plugin.addModelDefinition(definition) != libsbml.LIBSBML_OPERATION_SUCCESS:
             raise InvalidModel(f"externalModelDefinition {emd.getId()!r} could not be inlined")
@@ -106,7 +109,7 @@ def flatten(text: str) -> str:
         return text
     props = libsbml.ConversionProperties()
     props.addOption("flatten comp", True)
-    props.addOption("perform validation", False)
+    props.addOption("performValidation", False)
     if doc.convert(props) != libsbml.LIBSBML_OPERATION_SUCCESS:
         errors = [doc.getError(i).getMessage().strip() for i in range(doc.getNumErrors())
                   if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]

@@ -45,7 +45,8 @@ class SimSpec:
     species_values: str = "concentrations"
     absolute_tolerance: float | None = None
     relative_tolerance: float | None = None
-    #: Gillespie ensembles: this many runs, reported as mean and sd per point (``None``: one run)
+    #: ensembles: this many runs (Gillespie, or CVODE with random functions), reported as mean and sd
+    #: per point (``None``: one run)
     repetitions: int | None = None
     return_runs: bool = False
     #: the default output: "species" (floating and boundary), or "floating" (the phase-1 contract)
@@ -60,6 +61,11 @@ def _all_species(rr) -> list[str]:
     return [*rr.model.getFloatingSpeciesIds(), *rr.model.getBoundarySpeciesIds()]
 
 
+def _model_ids(rr) -> set[str]:
+    return {*_all_species(rr), *rr.model.getGlobalParameterIds(), *rr.model.getReactionIds(),
+            *rr.model.getCompartmentIds()}
+
+
 def _bracketed(name: str) -> str | None:
     return name[1:-1] if len(name) > 2 and name[0] == "[" and name[-1] == "]" else None
 
@@ -68,16 +74,13 @@ def _selection(rr, name: str, amounts: bool) -> str:
     """A request's selection as a RoadRunner selection: ``[S]`` is the concentration of S; a bare
     species id its amount or concentration as ``species_values`` says; other ids (parameters,
     compartments, reactions, species references) their value."""
-    if name == "time":
-        return "time"
     species = _all_species(rr)
     inner = _bracketed(name)
     if inner is not None and inner in species:
         return name
     if name in species:
         return name if amounts else f"[{name}]"
-    known = {*rr.model.getGlobalParameterIds(), *rr.model.getReactionIds(), *rr.model.getCompartmentIds()}
-    if name in known:
+    if name in _model_ids(rr) or name == "time":
         return name
     if inner is None and name.isidentifier():
         try:  # any other SBML id with a value (a species reference's stoichiometry ...)
@@ -124,7 +127,8 @@ def _set_values(program: Program, rr, spec: SimSpec) -> None:
 
 def prepare(program: Program, spec: SimSpec, seed: int | None = None) -> roadrunner.RoadRunner:
     """The instance for the integrator as freshly loaded, with the request's integrator settings,
-    parameters and initial conditions (and ``seed`` for Gillespie)."""
+    parameters and initial conditions, and ``seed`` for its random numbers (Gillespie's, and those
+    of random functions such as distrib's ``normal()`` under CVODE)."""
     rr = program.instance(spec.integrator)
     program.restore(rr)
     integrator = rr.getIntegrator()
@@ -135,14 +139,17 @@ def prepare(program: Program, spec: SimSpec, seed: int | None = None) -> roadrun
         for name, default in program.default_tolerances.items():
             value = getattr(spec, name)
             integrator.setValue(name, default if value is None else value)
+        if seed is not None:
+            rr.setSeed(seed)
     _set_values(program, rr, spec)
     return rr
 
 
 def _new_seed(spec: SimSpec) -> int | None:
-    if spec.integrator != "gillespie":
-        return None
-    return spec.seed if spec.seed is not None else random.SystemRandom().randrange(1, 2**31 - 1)
+    """The request's seed; one drawn for a Gillespie run or an ensemble that gives none."""
+    if spec.seed is not None or (spec.integrator != "gillespie" and spec.repetitions is None):
+        return spec.seed
+    return random.SystemRandom().randrange(1, 2**31 - 1)
 
 
 def _column(values) -> np.ndarray | list:
@@ -178,9 +185,10 @@ def _simulate(program: Program, rr, spec: SimSpec, selections: list[str]):
 
 
 def resolve_selections(rr, spec: SimSpec) -> tuple[list[str], list[str]]:
-    """The output keys (the selections as sent, or the default ids) and the RoadRunner selections."""
+    """The output keys (the selections as sent, or the default ids) and the RoadRunner selections.
+    ``time`` is always the first column (and a selection only where the model has an id ``time``)."""
     names = default_selections(rr, spec.default_output) if spec.selections is None \
-        else [n for n in spec.selections if n != "time"]
+        else [n for n in spec.selections if n != "time" or "time" in _model_ids(rr)]
     amounts = spec.species_values == "amounts"
     return names, ["time", *(_selection(rr, n, amounts) for n in names)]
 
@@ -214,7 +222,8 @@ def check_ensemble(repetitions: int, points: int, selections: int, return_runs: 
 
 
 def _ensemble(program: Program, spec: SimSpec, names: list[str], selections: list[str]) -> dict:
-    """``spec.repetitions`` Gillespie runs, run i seeded ``seed + i``: mean and sample sd per point."""
+    """``spec.repetitions`` runs, run i seeded ``seed + i``: mean and sample sd per point. Gillespie
+    runs, or CVODE runs of a model with random functions (distrib)."""
     check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
     seed = _new_seed(spec)
     runs = np.empty((spec.repetitions, spec.points, len(names)))

@@ -58,9 +58,6 @@ def _spec(body: dict, max_points: int, ensembles: bool = False) -> SimSpec:
         spec.repetitions = get_number(body, "repetitions", None, minimum=1, integer=True)
         spec.return_runs = get_bool(body, "return_runs", False)
         if spec.repetitions is not None:
-            if spec.integrator != "gillespie":
-                raise ValidationError("repetitions need \"integrator\": \"gillespie\" (a cvode run is "
-                                      "deterministic)")
             engine.check_ensemble(spec.repetitions, spec.points, len(spec.selections or ()),
                                   spec.return_runs)
         elif spec.return_runs:

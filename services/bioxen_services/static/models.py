@@ -36,6 +36,17 @@ def _sbml_errors(text: str) -> list[str]:
     return out
 
 
+def cobra_reason(exc: BaseException) -> str:
+    """What cobra says went wrong: its SBML reader wraps the cause ("The lower bound must be less than
+    or equal to the upper bound (0.0 <= -3.0)") in a generic "Something went wrong reading the SBML
+    model"; the innermost exception of the chain is the reason."""
+    seen = set()
+    while id(exc) not in seen and (exc.__cause__ or exc.__context__) is not None:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     """SBML text -> cobra Model. Text only: a file-like object, so cobra never treats it as a path."""
     check_xml_text(text)
@@ -44,7 +55,7 @@ def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     except (CobraSBMLError, OSError) as exc:  # cobra wraps libSBML and conversion failures in these
         timeouts.reraise_budget(exc)  # cobra wraps everything, our budget's alarm included
         problems = _sbml_errors(text)
-        detail = "; ".join(problems[:3]) if problems else str(exc).strip().splitlines()[0][:300]
+        detail = "; ".join(problems[:3]) if problems else cobra_reason(exc)
         raise InvalidModel(f"the SBML of model {name!r} could not be read: {detail}") from exc
     if not model.reactions:
         raise InvalidModel(f"the SBML of model {name!r} has no reactions: nothing to optimize")
