@@ -51,7 +51,9 @@ def write_report(cases: list[suite.Case], results: dict, seconds: float, path: P
         f"(`../shared/sbml-test-suite`, suite 3.3.0): {total} cases, judged by the suite's rule "
         "(|expected - got| <= absolute + relative x |expected| at every point). `service`: through "
         "`POST /v1/simulate` (fbc cases: the static service's `POST /v1/fba`); `engine`: libRoadRunner "
-        "2.10 (COBRApy for fbc) called in-process on the same file, without comp flattening.",
+        "2.10 (COBRApy for fbc) called in-process on the same file. The service adds what it does before "
+        "loading: comp flattening, and algebraic rules linear in their one free variable rewritten as "
+        "assignment rules.",
         "",
         f"- through the services: **{service} / {total} ({100 * service / total:.1f}%)**",
         f"- libRoadRunner / COBRApy in-process: {engine} / {total} ({100 * engine / total:.1f}%)",

@@ -38,6 +38,16 @@ class ServiceError(Exception):
             self.code = code
         self.details = details or {}
 
+    def __reduce__(self):
+        """Picklable whatever a subclass's ``__init__`` takes: errors cross from engine processes."""
+        return (_rebuild, (type(self), self.message, self.code, self.details))
+
+
+def _rebuild(cls, message: str, code: str, details: dict) -> ServiceError:
+    error = Exception.__new__(cls)
+    ServiceError.__init__(error, message, code=code, details=details)
+    return error
+
 
 class BadRequest(ServiceError):
     status_code = 400
@@ -120,11 +130,6 @@ class UnsupportedFeature(ServiceError):
     def __init__(self, feature: str, where: str = ""):
         super().__init__(f"the kinetic engine (libRoadRunner) does not support {feature}"
                          + (f": {where}" if where else ""), details={"feature": feature})
-        self.feature = feature
-        self.where = where
-
-    def __reduce__(self):  # crosses process boundaries (forked or supervised engine processes)
-        return (type(self), (self.feature, self.where))
 
 
 class NotReady(ServiceError):

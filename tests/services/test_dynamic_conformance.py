@@ -143,6 +143,19 @@ ALGEBRAIC = """<?xml version="1.0" encoding="UTF-8"?>
   </listOfRules></model></sbml>"""
 
 
+SOLVABLE = ALGEBRAIC.replace(
+    "<listOfRules>", '<listOfRules><rateRule variable="x"><math xmlns="http://www.w3.org/1998/Math/MathML">'
+                     "<cn>1</cn></math></rateRule>").replace(
+    "<ci>x</ci><ci>y</ci>", "<apply><times/><cn>2</cn><ci>x</ci></apply><ci>y</ci>")
+
+
+def test_an_algebraic_rule_linear_in_its_one_free_variable_simulates(dynamic_url):
+    """0 = 2 x - y with x set by a rate rule determines y: rewritten as y := 2 x."""
+    r = post(dynamic_url, {"model": {"sbml": SOLVABLE}, "end": 2, "points": 3, "selections": ["x", "y"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["trajectories"] == {"x": pytest.approx([1, 2, 3]), "y": pytest.approx([2, 4, 6])}
+
+
 @pytest.mark.parametrize("model, feature", [
     ({"sbml": ALGEBRAIC}, "algebraic rules"),
     ({"antimony": "model m\n S = 1\n J0: -> S; delay(S, 1)\nend"}, "delay()"),

@@ -19,6 +19,7 @@ import roadrunner
 
 from ..errors import InvalidModel, UnsupportedFeature
 from ..store import ModelStore, check_xml_text
+from .algebraic import rewrite_algebraic_rules
 from .comp import flatten
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def load_sbml(text: str, fmt: str) -> str:
         if problems:
             raise InvalidModel("the SBML could not be read: " + "; ".join(problems[:3]))
         sbml = flatten(text)
+    sbml = rewrite_algebraic_rules(sbml)
     unsupported_features(sbml)
     return sbml
 
@@ -166,6 +168,9 @@ def compile_program(text: str, fmt: str) -> Program:
     try:
         rr = roadrunner.RoadRunner(sbml)
     except RuntimeError as exc:
+        if "algebraicRule" in text:  # rewritten into assignment rules the engine does not accept
+            raise UnsupportedFeature("algebraic rules", "they could not be rewritten as assignment rules "
+                                     f"it accepts ({engine_message(exc)})") from exc
         raise InvalidModel(f"the model could not be compiled: {engine_message(exc)}") from exc
     delayed_events = rr.model.getNumEvents() > 0 and "<delay" in sbml
     initial = rr.saveStateS() if delayed_events else None
