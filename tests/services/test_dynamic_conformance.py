@@ -190,6 +190,7 @@ def test_engine_limits_are_named(dynamic_url, model, feature):
 @pytest.mark.parametrize("program, field, name", [
     ("chassagnole_central_carbon", "parameters", "catp"),
     ("teusink_glycolysis", "initial_conditions", "ATP"),
+    ("repressilator", "parameters", "kd_mRNA"),
 ])
 def test_setting_what_a_rule_defines_is_a_400(dynamic_url, program, field, name):
     r = post(dynamic_url, {"model": {"id": program}, field: {name: 1.0}})
