@@ -97,6 +97,10 @@ class ModelStore(Generic[T]):
     def model_id(self, engine: T, fallback: str) -> str:
         return fallback
 
+    def self_check(self, engine: T) -> bool:  # pragma: no cover - abstract
+        """A tiny computation on a compiled model: True when its answer is sane."""
+        raise NotImplementedError
+
     # -- loading ------------------------------------------------------------------------------
     def load_shipped(self) -> None:
         for model_id in self.settings.preload_ids(list(self._shipped_specs)):

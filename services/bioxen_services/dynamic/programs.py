@@ -13,6 +13,7 @@ import logging
 import re
 
 import antimony
+import numpy as np
 import libsbml
 import roadrunner
 
@@ -177,3 +178,9 @@ class RoadRunnerStore(ModelStore[Program]):
 
     def model_id(self, engine: Program, fallback: str) -> str:
         return engine.rr.model.getModelName() or fallback
+
+    def self_check(self, engine: Program) -> bool:
+        engine.restore(engine.rr)
+        data = engine.rr.simulate(0, 1, 2)
+        engine.restore(engine.rr)
+        return bool(np.isfinite(np.asarray(data)).all())

@@ -96,3 +96,7 @@ class CobraStore(ModelStore[cobra.Model]):
 
     def model_id(self, engine: cobra.Model, fallback: str) -> str:
         return engine.id or fallback
+
+    def self_check(self, engine: cobra.Model) -> bool:
+        with engine:
+            return math.isfinite(engine.slim_optimize(error_value=float("nan")))
