@@ -200,6 +200,7 @@ class Supervisor:
         conn = Connection(ours.detach())
         if not conn.poll(SPAWN_TIMEOUT_SECONDS):
             os.kill(pid, signal.SIGKILL)
+            conn.close()
             raise TimeoutError(f"engine {pid} did not start")
         _, pid, born = pickle.loads(conn.recv_bytes())
         engine = Engine(pid, conn, born)
