@@ -77,7 +77,7 @@ def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     try:
         model = read_sbml_model(io.StringIO(text))
     except (CobraSBMLError, OSError) as exc:  # cobra wraps libSBML and conversion failures in these
-        problems = _sbml_errors(text) or _reversed_bounds(text) or [cobra_reason(exc)]
+        problems = _sbml_errors(text) or [*_reversed_bounds(text)[:2], cobra_reason(exc)]
         raise InvalidModel(f"the SBML of model {name!r} could not be read: {'; '.join(problems[:3])}") from exc
     if not model.reactions:
         raise InvalidModel(f"the SBML of model {name!r} has no reactions: nothing to optimize")
