@@ -19,6 +19,7 @@
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── LimitExceeded (422 limit_exceeded)
     ├── ComputationFailed (422 computation_failed)      e.g. no steady state found
+    ├── UnsupportedFeature (422 unsupported_feature)    valid SBML the engine cannot simulate
     ├── RequestCancelled (499 cancelled)              the client went away; nobody reads the answer
     ├── EngineFailed (500 engine_failed)              the engine process died or erred; it was replaced
     ├── NotReady (503 not_ready)
@@ -39,6 +40,16 @@ class ServiceError(Exception):
         if code is not None:
             self.code = code
         self.details = details or {}
+
+    def __reduce__(self):
+        """Picklable whatever a subclass's ``__init__`` takes: errors cross from engine processes."""
+        return (_rebuild, (type(self), self.message, self.code, self.details))
+
+
+def _rebuild(cls, message: str, code: str, details: dict) -> ServiceError:
+    error = Exception.__new__(cls)
+    ServiceError.__init__(error, message, code=code, details=details)
+    return error
 
 
 class BadRequest(ServiceError):
@@ -119,6 +130,16 @@ class RequestCancelled(ServiceError):
 
 class EngineFailed(ServiceError):
     code = "engine_failed"
+class UnsupportedFeature(ServiceError):
+    """Valid SBML that the engine cannot simulate (libRoadRunner: algebraic rules, delay(), fast
+    reactions). ``feature`` names it."""
+
+    status_code = 422
+    code = "unsupported_feature"
+
+    def __init__(self, feature: str, where: str = ""):
+        super().__init__(f"the kinetic engine (libRoadRunner) does not support {feature}"
+                         + (f": {where}" if where else ""), details={"feature": feature})
 
 
 class NotReady(ServiceError):

@@ -154,17 +154,25 @@ def _static_paths(ids: list[str] | None) -> dict:
     }
 
 
+#: what a bare species id means (dynamic service)
+SPECIES_VALUES = {"type": "string", "enum": ["concentrations", "amounts"]}
+POSITIVE = {"type": "number", "exclusiveMinimum": True, "minimum": 0}  # OpenAPI 3.0 form
+
+
 def _dynamic_paths(ids: list[str] | None) -> dict:
     sim = {"model": _model_ref(["sbml", "antimony"], ids), "start": {"type": "number", "minimum": 0},
            "end": NUM, "points": {"type": "integer", "minimum": 2}, "selections": STR_LIST,
            "parameters": NUM_MAP,
            "initial_conditions": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
            "integrator": {"type": "string", "enum": ["cvode", "gillespie"]},
-           "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
+           "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+           "species_values": SPECIES_VALUES,
+           "absolute_tolerance": POSITIVE, "relative_tolerance": POSITIVE}
+    ensemble = {"repetitions": {"type": "integer", "minimum": 1}, "return_runs": {"type": "boolean"}}
     sim_resp = _obj({"time": NUM_LIST, "trajectories": {"type": "object", "additionalProperties": NUM_LIST},
                      "model": MODEL_INFO}, additional=True)
-    ss_req = _req({"model": sim["model"], "parameters": NUM_MAP, "initial_conditions": sim["initial_conditions"]},
-                  required=["model"])
+    ss_req = _req({"model": sim["model"], "parameters": NUM_MAP, "initial_conditions": sim["initial_conditions"],
+                   "species_values": SPECIES_VALUES}, required=["model"])
     ss_resp = _obj({"steady_state": NUM_MAP, "reaction_rates": NUM_MAP, "model": MODEL_INFO}, additional=True)
     scan_req = _req({**sim, "grid": {"type": "object", "minProperties": 1, "additionalProperties": {
         "type": "array", "items": NUM, "minItems": 1}}, "output": {"type": "string", "enum": ["final", "trajectories"]}},
@@ -186,7 +194,7 @@ def _dynamic_paths(ids: list[str] | None) -> dict:
                                                  errors=(401, 404, 503)),
                                           "parameters": [{"name": "model_id", "in": "path", "required": True,
                                                           "schema": _model_id(ids)}]}},
-        "/v1/simulate": {"post": _op("time course (ODE or Gillespie)", _req(sim, required=["model"]), sim_resp,
+        "/v1/simulate": {"post": _op("time course (ODE or Gillespie)", _req({**sim, **ensemble}, required=["model"]), sim_resp,
                                       example={"model": {"id": "gene_expression"}, "end": 10, "points": 11})},
         "/v1/steady-state": {"post": _op("steady state", ss_req, ss_resp,
                                          example={"model": {"id": "gene_expression"}})},

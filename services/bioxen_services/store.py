@@ -44,8 +44,10 @@ class Compiled(Generic[T]):
         return {"id": self.id, "sha256": self.sha256}
 
 
-def check_xml_text(text: str, what: str = "SBML") -> None:
-    """Refuse text that is not an XML document, or that declares a DTD or entities."""
+def check_xml_text(text: str, what: str = "SBML", external_models: bool = False) -> None:
+    """Refuse text that is not an XML document, or that declares a DTD or entities, or (unless
+    ``external_models``: the caller resolves them against the request's own files) that names
+    external model definitions."""
     if "\x00" in text:  # the parsers stop at a NUL; what they would see is not what was checked
         raise InvalidModel(f"{what} must not contain NUL characters")
     head = text.lstrip()[:1]
@@ -55,10 +57,10 @@ def check_xml_text(text: str, what: str = "SBML") -> None:
     if _DTD.search(text.encode("utf-8", "replace")):
         raise InvalidModel(f"{what} with a DOCTYPE or ENTITY declaration is refused: SBML needs neither, "
                            "and entity expansion is not performed by this service")
-    if _EXTERNAL_MODEL.search(text.encode("utf-8", "replace")):
-        raise InvalidModel(f"{what} with comp:externalModelDefinition is refused: it names a file or URL, "
-                           "and this service never reads files or fetches URLs named by a model; send one "
-                           "flattened model")
+    if not external_models and _EXTERNAL_MODEL.search(text.encode("utf-8", "replace")):
+        raise InvalidModel(f"{what} with comp:externalModelDefinition is refused unless every source it "
+                           "names is sent inline: {\"sbml\": ..., \"files\": {\"name.xml\": \"<sbml>\"}}; "
+                           "this service never reads files or fetches URLs named by a model")
 
 
 def check_antimony_text(text: str) -> None:
@@ -94,6 +96,10 @@ class ModelStore(Generic[T]):
 
     def model_id(self, engine: T, fallback: str) -> str:
         return fallback
+
+    def self_check(self, engine: T) -> bool:  # pragma: no cover - abstract
+        """A tiny computation on a compiled model: True when its answer is sane."""
+        raise NotImplementedError
 
     # -- loading ------------------------------------------------------------------------------
     def load_shipped(self) -> None:

@@ -15,7 +15,10 @@ answer and, whatever the engine is doing (Python or one long C call):
 - when it dies (a C library aborting), answers 500 and replaces it.
 
 An engine that raised an unexpected error, or whose answer left it above half its memory allowance,
-is discarded too: nothing interrupted half-way or in doubt is ever reused. Replacements are forked
+is discarded too: nothing interrupted half-way or in doubt is ever reused. Every new engine runs a
+tiny computation (:func:`.zygote.self_check`) before it serves; one that fails is killed, and when new
+engines keep failing the template itself is restarted from scratch, so readiness (template ready and
+an engine serving) never says yes for a replica that can only answer 500s. Replacements are forked
 from the warm template, so they serve again within milliseconds
 (``bioxen_engine_spawn_duration_seconds``). Engines keep their own inline-model caches; a request for
 an inline model prefers an idle engine that compiled it before.
@@ -41,12 +44,12 @@ from typing import Any, Callable
 from . import metrics
 from .errors import (ComputationTimeout, EngineFailed, LimitExceeded, NotReady, Overloaded,
                      RequestCancelled, ServiceError)
-from .zygote import rss_bytes
+from .zygote import rss_bytes, self_check
 
 log = logging.getLogger(__name__)
 
 #: why engines are discarded (the ``reason`` label of bioxen_engine_restarts_total)
-RESTART_REASONS = ("deadline", "client_gone", "memory", "memory_recycled", "crashed", "error")
+RESTART_REASONS = ("deadline", "client_gone", "memory", "memory_recycled", "crashed", "error", "self_check")
 #: how often a waiting request looks at its client and its engine's memory
 POLL_SECONDS = 0.05
 #: how long a new engine or template may take to say it is ready
@@ -91,6 +94,7 @@ class Supervisor:
         self._stopping = False
         self._started = False
         self._spawn_lock = threading.Lock()
+        self._failed_checks = 0
         self._template: subprocess.Popen | None = None
         self._ctl: socket.socket | None = None
         self._ctl_in: Connection | None = None
@@ -196,15 +200,40 @@ class Supervisor:
         conn = Connection(ours.detach())
         if not conn.poll(SPAWN_TIMEOUT_SECONDS):
             os.kill(pid, signal.SIGKILL)
+            conn.close()
             raise TimeoutError(f"engine {pid} did not start")
         _, pid, born = pickle.loads(conn.recv_bytes())
         engine = Engine(pid, conn, born)
+        if not self._passes_self_check(engine):
+            self._kill(engine)
+            metrics.ENGINE_RESTARTS.labels(self.service, "self_check").inc()
+            self._failed_checks += 1
+            if not self._engines:  # nothing can serve: requests are told at once (503), not made to wait
+                self.load_error = "new engine processes fail their self-check on the shipped models"
+            if self._failed_checks >= 3 and self._template is not None:  # the template itself is broken
+                log.error("%s: new engines keep failing their self-check; restarting the template", self.service)
+                self._template.kill()
+                self._template.wait(5)
+                self._failed_checks = 0
+            raise RuntimeError(f"new engine {pid} failed its self-check")
+        self._failed_checks = 0
         metrics.ENGINE_SPAWN_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         with self._cv:
             self._engines.add(engine)
             self._idle.append(engine)
             metrics.ENGINES.labels(self.service).set(len(self._engines))
             self._cv.notify()
+
+    @staticmethod
+    def _passes_self_check(engine: Engine) -> bool:
+        try:
+            engine.conn.send_bytes(pickle.dumps((self_check, None, ())))
+            if not engine.conn.poll(SPAWN_TIMEOUT_SECONDS):
+                return False
+            (status, value), _ = pickle.loads(engine.conn.recv_bytes())
+        except (OSError, EOFError):
+            return False
+        return status == "ok" and value is True
 
     def _kill(self, engine: Engine) -> None:
         try:

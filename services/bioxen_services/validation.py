@@ -144,10 +144,13 @@ def get_bounds_map(body: dict, key: str) -> dict[str, tuple[float, float]]:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """How a request names its model: a shipped ``id``, inline text, or the ``sha256`` of text sent before."""
+    """How a request names its model: a shipped ``id``, inline text, or the ``sha256`` of text sent before.
+    ``files``: (name, text) pairs, sorted, that inline SBML's external model definitions name (the
+    engine folds them into the text before it is hashed and cached)."""
 
     kind: str  # "id" | "sbml" | "antimony" | "sha256"
     value: str
+    files: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def cache_key(self) -> str | None:
@@ -157,7 +160,22 @@ class ModelRef:
         return self.value if self.kind == "sha256" else sha256_text(self.value)
 
 
-def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | None = None) -> ModelRef:
+def _get_files(spec: dict) -> tuple[tuple[str, str], ...]:
+    files = spec.get("files")
+    if files is None:
+        return ()
+    if not isinstance(files, dict) or not files:
+        raise ValidationError("model.files must be a non-empty object {\"name.xml\": \"<sbml text>\"}")
+    for name, text in files.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError(f"model.files[{name!r}] must be non-empty SBML text")
+    return tuple(sorted(files.items()))
+
+
+def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | None = None,
+                  files: bool = False) -> ModelRef:
+    """``files``: whether inline SBML may come with ``"files"`` (documents its external model
+    definitions name)."""
     reject_model_path(body)
     spec = body.get("model")
     if spec is None:
@@ -170,7 +188,7 @@ def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | Non
         raise ValidationError(f"model must be an object, got {_type_name(spec)}")
     kinds = ("id", *text_kinds, "sha256")
     given = [k for k in kinds if k in spec]
-    extra = sorted(set(spec) - set(kinds))
+    extra = sorted(set(spec) - set(kinds) - ({"files"} if files else set()))
     if extra:
         raise ValidationError(f"model has unknown field(s) {extra}; give exactly one of {list(kinds)}")
     if len(given) != 1:
@@ -181,4 +199,6 @@ def get_model_ref(body: dict, text_kinds: tuple[str, ...], default_id: str | Non
         raise ValidationError(f"model.{kind} must be a non-empty string")
     if kind == "sha256" and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
         raise ValidationError("model.sha256 must be 64 lowercase hexadecimal digits")
-    return ModelRef(kind, value)
+    if "files" in spec and kind != "sbml":
+        raise ValidationError("model.files go with inline SBML only ({\"sbml\": ..., \"files\": {...}})")
+    return ModelRef(kind, value, _get_files(spec) if files else ())

@@ -65,6 +65,13 @@ def build_store(service: str, settings, manifest):
     return programs.RoadRunnerStore(settings, specs)
 
 
+def self_check(store) -> bool:
+    """Run by every new engine before it serves: a tiny computation on the first shipped model (an
+    FBA, a 2-point simulation). An engine whose template went bad fails it and is never used."""
+    compiled = next(iter(store.shipped.values()), None)
+    return compiled is None or store.self_check(compiled.engine)
+
+
 def _call(store, fn, ref, args):
     if ref is None:
         return fn(store, *args)

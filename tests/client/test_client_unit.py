@@ -81,17 +81,19 @@ def test_error_answers_raise_typed_errors_without_retry(status, code, kind):
     ("lost", ComputationLost, "the connection dropped after the request was sent (connection reset)"),
 ])
 def test_a_request_the_service_had_and_lost_is_not_retried(kind, error, reason):
-    calls = []
+    calls, probes = [], []
 
     def handler(method, url, body, headers):
-        calls.append(url)
-        raise TransportError(kind, reason)
+        (probes if url.endswith("/healthz") else calls).append(url)
+        raise TransportError(kind, reason)  # the replica keeps accepting and dropping: alive, not gone
 
     with client_with(handler) as client:
         with pytest.raises(error) as info:
             client.simulate("p")
         assert client.request_dynamic_computation({})["status"] == "service_unavailable"  # phase 1 never raises
     assert len(calls) == 2  # one per call, none retried
+    # a lost connection is followed by probes of that replica (is it gone altogether?); a timeout is not
+    assert len(probes) == (6 if kind == "lost" else 0)
     assert str(info.value).startswith(f"dynamic service lost the computation: POST {calls[0]}: {reason}. "
                                       "It was not retried")
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from reliability_helpers import fba_growth, simulate_final
-from support import ServiceProcess, engine_pids, metric_value
+from support import BYTECODE, ServiceProcess, engine_pids, metric_value
 
 BUDGET = 2
 
@@ -271,3 +271,35 @@ def test_a_client_that_gives_up_stops_its_computation(static_one, ecoli_growth):
         time.sleep(0.05)
     assert _restarts(url, "client_gone") == before + 1
     assert fba_growth(url) == pytest.approx(ecoli_growth, rel=1e-9)
+
+
+# -- an engine that can tell it is broken ------------------------------------------------------------
+def test_a_replica_whose_engines_fail_their_self_check_is_never_ready(tmp_path):
+    """Every new engine runs a tiny computation on the first shipped model before it serves. Here that
+    model blows up at t = 0.5 (the template loads it, the engines cannot run it), so no engine ever
+    serves, the template is restarted after repeated failures, and readiness stays 503: the replica
+    never answers 500s while saying it is ready."""
+    import shutil
+
+    bytecode = tmp_path / "bytecode"
+    shutil.copytree(BYTECODE, bytecode)
+    manifest = json.loads((bytecode / "manifest.json").read_text())
+    (bytecode / "kinetic" / "blow_up.ant").write_text("model blow_up\n  x' = 1 / (0.5 - time)\n  x = 0\nend\n")
+    manifest["kinetic_programs"] = {"blow_up": {"file": "kinetic/blow_up.ant", "format": "antimony",
+                                                "description": "blows up at t = 0.5"},
+                                    **manifest["kinetic_programs"]}
+    (bytecode / "manifest.json").write_text(json.dumps(manifest))
+    proc = ServiceProcess("dynamic", host="127.0.0.27", workers=1, preload="blow_up",
+                          env={"BIOXEN_BYTECODE_DIR": str(bytecode)})
+    proc.env["BIOXEN_BYTECODE_DIR"] = str(bytecode)
+    try:
+        with pytest.raises(TimeoutError):
+            proc.start(wait=15)
+        ready = requests.get(proc.url + "/readyz", timeout=5)
+        assert ready.status_code == 503 and ready.json()["engines"]["engines"] == []
+        assert metric_value(requests.get(proc.url + "/metrics", timeout=5).text, "bioxen_engine_restarts_total",
+                            reason="self_check") >= 3
+        resp = requests.post(proc.url + "/v1/simulate", timeout=30, json={"model": {"id": "gene_expression"}})
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "not_ready"
+    finally:
+        proc.stop()

@@ -63,7 +63,8 @@ def test_shipped_programs_match_roadrunner(dynamic_url, program):
     body = post(dynamic_url, "/v1/simulate", {"model": {"id": program}, "start": 0, "end": 10,
                                                "points": 101}).json()
     rr = reference_roadrunner(program)
-    species = list(rr.model.getFloatingSpeciesIds())
+    # the default output: every species, floating then boundary, as concentrations
+    species = [*rr.model.getFloatingSpeciesIds(), *rr.model.getBoundarySpeciesIds()]
     ref = rr.simulate(0, 10, 101, ["time", *(f"[{s}]" for s in species)])
     assert list(body["trajectories"]) == species
     assert body["time"] == pytest.approx(list(ref[:, 0]))

@@ -279,3 +279,17 @@ def test_openapi_document(static_url):
     assert doc["openapi"].startswith("3.")
     for path in ("/compute/metabolic", "/v1/fba", "/v1/fva", "/v1/knockouts", "/v1/models", "/health"):
         assert path in doc["paths"]
+
+
+def test_cobras_own_reason_for_an_unreadable_model(static_url):
+    """cobra wraps the cause in "Something went wrong reading the SBML model"; the 400 says the cause."""
+    text = MODELS["e_coli_core"].read_text().replace(
+        'id="R_PFK" fast="false" reversible="false" name="Phosphofructokinase" metaid="R_PFK" '
+        'sboTerm="SBO:0000176" fbc:upperFluxBound="cobra_default_ub"',
+        'id="R_PFK" fast="false" reversible="false" name="Phosphofructokinase" metaid="R_PFK" '
+        'sboTerm="SBO:0000176" fbc:upperFluxBound="cobra_default_lb"', 1)
+    r = post(static_url, "/v1/fba", {"model": {"sbml": text}})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "lower bound must be less than or equal to the upper bound" in message, message
+    assert "Something went wrong" not in message

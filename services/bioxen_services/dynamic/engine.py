@@ -1,8 +1,10 @@
 """Kinetic computations as plain functions on a cached :class:`~.programs.Program`.
 
 Each function starts with :func:`prepare`, which picks the program's instance for the integrator and
-resets it to the initial state (species, parameters), so nothing one request set is seen by the next.
-Trajectories are returned keyed by plain ids (species concentrations, parameters, reaction rates).
+brings it back to the state of a freshly loaded engine (:meth:`~.programs.Program.restore`), so nothing
+one request set or ran is seen by the next. Trajectories are keyed by the selections as sent: ``[S]`` is
+the concentration of species S, a bare ``S`` its concentration or amount (``species_values``),
+other ids parameters, compartments and reaction rates. Results are plain dicts, lists and arrays.
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ import numpy as np
 import roadrunner
 
 from ..errors import ComputationFailed, LimitExceeded, UnknownEntity, ValidationError
-from .programs import Program
+from .programs import Program, engine_message
 
 INTEGRATORS = ("cvode", "gillespie")
+SPECIES_VALUES = ("concentrations", "amounts")
+#: most repetitions of one stochastic ensemble, and most values it may compute (runs x points x selections)
+MAX_REPETITIONS = 10_000
+MAX_ENSEMBLE_VALUES = 20_000_000
+#: most values of the individual runs an ensemble answer may carry (``return_runs``)
+MAX_RETURNED_RUN_VALUES = 2_000_000
 
 
 @dataclass
@@ -31,6 +39,16 @@ class SimSpec:
     initial_conditions: dict[str, float] = field(default_factory=dict)
     integrator: str = "cvode"
     seed: int | None = None
+    #: what a bare species id means in selections, initial conditions and the default output
+    species_values: str = "concentrations"
+    absolute_tolerance: float | None = None
+    relative_tolerance: float | None = None
+    #: ensembles: this many runs (Gillespie, or CVODE with random functions), reported as mean and sd
+    #: per point (``None``: one run)
+    repetitions: int | None = None
+    return_runs: bool = False
+    #: the default output: "species" (floating and boundary), or "floating" (the phase-1 contract)
+    default_output: str = "species"
 
 
 def species_ids(rr: roadrunner.RoadRunner) -> list[str]:
@@ -41,40 +59,95 @@ def _all_species(rr) -> list[str]:
     return [*rr.model.getFloatingSpeciesIds(), *rr.model.getBoundarySpeciesIds()]
 
 
-def _selection(rr, name: str) -> str:
-    """A plain id as a RoadRunner selection: species mean their concentration ``[S]``."""
-    if name == "time":
-        return "time"
-    if name in _all_species(rr):
-        return f"[{name}]"
-    known = {*rr.model.getGlobalParameterIds(), *rr.model.getReactionIds(), *rr.model.getCompartmentIds()}
-    if name in known:
+def _model_ids(rr) -> set[str]:
+    return {*_all_species(rr), *rr.model.getGlobalParameterIds(), *rr.model.getReactionIds(),
+            *rr.model.getCompartmentIds()}
+
+
+def _bracketed(name: str) -> str | None:
+    return name[1:-1] if len(name) > 2 and name[0] == "[" and name[-1] == "]" else None
+
+
+def _selection(rr, name: str, amounts: bool) -> str:
+    """A request's selection as a RoadRunner selection: ``[S]`` is the concentration of S; a bare
+    species id its amount or concentration as ``species_values`` says; other ids (parameters,
+    compartments, reactions, species references) their value."""
+    species = _all_species(rr)
+    inner = _bracketed(name)
+    if inner is not None and inner in species:
         return name
+    if name in species:
+        return name if amounts else f"[{name}]"
+    if name in _model_ids(rr) or name == "time":
+        return name
+    if inner is None and name.isidentifier():
+        try:  # any other SBML id with a value (a species reference's stoichiometry ...)
+            rr.getValue(name)
+            return name
+        except RuntimeError:
+            pass
     raise UnknownEntity("selection", [name])
 
 
-def prepare(program: Program, spec: SimSpec) -> tuple[roadrunner.RoadRunner, int | None]:
-    """The instance for the integrator, reset, with the request's parameters and initial conditions.
-    Returns it and the seed used (Gillespie only)."""
-    rr = program.instance(spec.integrator)
+def default_selections(rr, output: str = "species") -> list[str]:
+    """Every species (floating, then boundary); for a model without species, what its rules define
+    (or every parameter and compartment): the ids a time course of it is about."""
+    species = species_ids(rr) if output == "floating" else _all_species(rr)
+    if species:
+        return species
+    ruled = [*rr.getRateRuleIds(), *rr.getAssignmentRuleIds()]
+    return ruled or [*rr.model.getGlobalParameterIds(), *rr.model.getCompartmentIds()]
+
+
+def _set_values(program: Program, rr, spec: SimSpec) -> None:
+    amounts = spec.species_values == "amounts"
     unknown_p = [p for p in spec.parameters if p not in rr.model.getGlobalParameterIds()]
     if unknown_p:
         raise UnknownEntity("parameter", unknown_p)
     species = _all_species(rr)
-    unknown_s = [s for s in spec.initial_conditions if s not in species]
+    unknown_s = [s for s in spec.initial_conditions if (_bracketed(s) or s) not in species]
     if unknown_s:
         raise UnknownEntity("species", unknown_s)
-    rr.resetAll()
-    seed = None
+    ruled = sorted({*spec.parameters, *(_bracketed(s) or s for s in spec.initial_conditions)}
+                   & program.rule_defined)
+    if ruled:
+        raise ValidationError(f"{', '.join(map(repr, ruled))} {'is' if len(ruled) == 1 else 'are'} defined "
+                              "by an assignment rule of the model and cannot be set; set what the rule "
+                              "depends on instead", code="rule_defined")
+    try:
+        for pid, value in spec.parameters.items():
+            rr.setValue(pid, value)
+        for sid, value in spec.initial_conditions.items():
+            rr.setValue(sid if _bracketed(sid) or amounts else f"[{sid}]", value)
+    except RuntimeError as exc:
+        raise ValidationError(f"the engine refused a value: {engine_message(exc)}") from exc
+
+
+def prepare(program: Program, spec: SimSpec, seed: int | None = None) -> roadrunner.RoadRunner:
+    """The instance for the integrator as freshly loaded, with the request's integrator settings,
+    parameters and initial conditions, and ``seed`` for its random numbers (Gillespie's, and those
+    of random functions such as distrib's ``normal()`` under CVODE)."""
+    rr = program.instance(spec.integrator)
+    program.restore(rr)
+    integrator = rr.getIntegrator()
     if spec.integrator == "gillespie":
-        seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(1, 2**31 - 1)
-        rr.integrator.seed = seed
-        rr.integrator.variable_step_size = False
-    for pid, value in spec.parameters.items():
-        rr[pid] = value
-    for sid, value in spec.initial_conditions.items():
-        rr[f"[{sid}]"] = value
-    return rr, seed
+        integrator.setValue("seed", seed)
+        integrator.setValue("variable_step_size", False)
+    else:
+        for name, default in program.default_tolerances.items():
+            value = getattr(spec, name)
+            integrator.setValue(name, default if value is None else value)
+        if seed is not None:
+            rr.setSeed(seed)
+    _set_values(program, rr, spec)
+    return rr
+
+
+def _new_seed(spec: SimSpec) -> int | None:
+    """The request's seed; one drawn for a Gillespie run or an ensemble that gives none."""
+    if spec.seed is not None or (spec.integrator != "gillespie" and spec.repetitions is None):
+        return spec.seed
+    return random.SystemRandom().randrange(1, 2**31 - 1)
 
 
 def _column(values) -> np.ndarray | list:
@@ -91,23 +164,67 @@ def _simulate(program: Program, rr, spec: SimSpec, selections: list[str]):
     try:
         return rr.simulate(spec.start, spec.end, spec.points, selections)
     except RuntimeError as exc:
-        raise ComputationFailed(f"the integrator failed: {str(exc).strip()[:300]}") from exc
+        raise ComputationFailed(f"the integrator failed: {engine_message(exc)}") from exc
 
 
-def resolve_selections(rr, names: list[str] | None) -> tuple[list[str], list[str]]:
-    names = species_ids(rr) if names is None else [n for n in names if n != "time"]
-    return names, ["time", *(_selection(rr, n) for n in names)]
+def resolve_selections(rr, spec: SimSpec) -> tuple[list[str], list[str]]:
+    """The output keys (the selections as sent, or the default ids) and the RoadRunner selections.
+    ``time`` is always the first column (and a selection only where the model has an id ``time``)."""
+    names = default_selections(rr, spec.default_output) if spec.selections is None \
+        else [n for n in spec.selections if n != "time" or "time" in _model_ids(rr)]
+    amounts = spec.species_values == "amounts"
+    return names, ["time", *(_selection(rr, n, amounts) for n in names)]
 
 
 def simulate(program: Program, spec: SimSpec) -> dict:
-    names, selections = resolve_selections(program.rr, spec.selections)
-    rr, seed = prepare(program, spec)
+    names, selections = resolve_selections(program.instance(spec.integrator), spec)
+    if spec.repetitions is not None:
+        return _ensemble(program, spec, names, selections)
+    seed = _new_seed(spec)
+    rr = prepare(program, spec, seed)
     data = _simulate(program, rr, spec, selections)
     result = {"time": _column(data[:, 0]),
               "trajectories": {n: _column(data[:, i + 1]) for i, n in enumerate(names)},
-              "integrator": spec.integrator, "status": "success"}
+              "integrator": spec.integrator, "species_values": spec.species_values, "status": "success"}
     if seed is not None:
         result["seed"] = seed
+    return result
+
+
+def check_ensemble(repetitions: int, points: int, selections: int, return_runs: bool) -> None:
+    """Refuse (422) an ensemble past the limits before any run."""
+    if repetitions > MAX_REPETITIONS:
+        raise LimitExceeded(f"{repetitions} repetitions exceed the limit of {MAX_REPETITIONS}")
+    values = repetitions * points * max(1, selections)
+    if values > MAX_ENSEMBLE_VALUES:
+        raise LimitExceeded(f"repetitions x points x selections = {values} exceeds the limit of "
+                            f"{MAX_ENSEMBLE_VALUES}; ask for fewer points, selections or repetitions")
+    if return_runs and values > MAX_RETURNED_RUN_VALUES:
+        raise LimitExceeded(f"return_runs with {values} values exceeds the limit of "
+                            f"{MAX_RETURNED_RUN_VALUES}; ask for the mean and sd only")
+
+
+def _ensemble(program: Program, spec: SimSpec, names: list[str], selections: list[str]) -> dict:
+    """``spec.repetitions`` runs, run i seeded ``seed + i``: mean and sample sd per point. Gillespie
+    runs, or CVODE runs of a model with random functions (distrib)."""
+    check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
+    seed = _new_seed(spec)
+    runs = np.empty((spec.repetitions, spec.points, len(names)))
+    time_column = None
+    for i in range(spec.repetitions):
+        rr = prepare(program, spec, seed + i)
+        data = np.asarray(_simulate(program, rr, spec, selections))
+        time_column = data[:, 0]
+        runs[i] = data[:, 1:]
+    mean = runs.mean(axis=0)
+    sd = runs.std(axis=0, ddof=1) if spec.repetitions > 1 else np.zeros_like(mean)
+    result = {"time": _column(time_column), "integrator": spec.integrator, "seed": seed,
+              "repetitions": spec.repetitions, "species_values": spec.species_values,
+              "mean": {n: _column(mean[:, k]) for k, n in enumerate(names)},
+              "sd": {n: _column(sd[:, k]) for k, n in enumerate(names)},
+              "status": "success"}
+    if spec.return_runs:
+        result["runs"] = [{n: _column(run[:, k]) for k, n in enumerate(names)} for run in runs]
     return result
 
 
@@ -116,40 +233,42 @@ STEADY_STATE_TOLERANCE = 1e-6
 
 
 def steady_state(program: Program, spec: SimSpec) -> dict:
-    rr, _ = prepare(program, spec)
+    rr = prepare(program, spec)
     try:
         rr.steadyState()
     except RuntimeError as exc:
-        raise ComputationFailed(f"no steady state was found: {str(exc).strip()[:300]}",
+        raise ComputationFailed(f"no steady state was found: {engine_message(exc)}",
                                 code="no_steady_state") from exc
     residual = np.abs(rr.model.getFloatingSpeciesConcentrationRates())
     scale = max(1.0, float(np.max(np.abs(rr.model.getFloatingSpeciesConcentrations()), initial=0.0)))
     if residual.size and float(residual.max()) > STEADY_STATE_TOLERANCE * scale:
         raise ComputationFailed(f"the steady-state solver stopped with rates up to {residual.max():.3g}: "
                                 "no steady state was found", code="no_steady_state")
-    values = rr.model.getFloatingSpeciesConcentrations()
+    values = (rr.model.getFloatingSpeciesAmounts() if spec.species_values == "amounts"
+              else rr.model.getFloatingSpeciesConcentrations())
     rates = rr.model.getReactionRates()
-    return {"status": "success",
+    return {"status": "success", "species_values": spec.species_values,
             "steady_state": dict(zip(species_ids(rr), _column(values))),
             "reaction_rates": dict(zip(rr.model.getReactionIds(), _column(rates)))}
 
 
 def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: str) -> dict:
     """Simulate every point of the cartesian product of ``grid``; report final values or trajectories."""
-    rr = program.rr
+    rr = program.instance(spec.integrator)
     unknown = [p for p in grid if p not in rr.model.getGlobalParameterIds()]
     if unknown:
         raise UnknownEntity("parameter", unknown)
-    names, selections = resolve_selections(rr, spec.selections)
+    names, selections = resolve_selections(rr, spec)
     keys = list(grid)
     points = [list(p) for p in itertools.product(*(grid[k] for k in keys))]
     finals: dict[str, list] = {n: [] for n in names}
     trajectories = []
     time = None
     base = dict(spec.parameters)
+    seed = _new_seed(spec)
     for point in points:
         spec.parameters = {**base, **dict(zip(keys, point))}
-        rr, _ = prepare(program, spec)
+        rr = prepare(program, spec, seed)
         data = _simulate(program, rr, spec, selections)
         if output == "trajectories":
             if time is None:
@@ -161,7 +280,10 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
                 v = float(last[i + 1])
                 finals[n].append(v if math.isfinite(v) else None)
     spec.parameters = base
-    result = {"status": "success", "parameters": keys, "points": points}
+    result = {"status": "success", "parameters": keys, "points": points,
+              "species_values": spec.species_values}
+    if seed is not None:
+        result["seed"] = seed
     if output == "trajectories":
         result.update(time=time, trajectories=trajectories)
     else:
@@ -171,10 +293,10 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
 
 def describe(program: Program) -> dict:
     rr = program.rr
-    rr.resetAll()  # the program as shipped, not with the parameters the last request set
+    program.restore(rr)  # the program as shipped, not with the parameters the last request set
     return {"floating_species": species_ids(rr),
             "boundary_species": list(rr.model.getBoundarySpeciesIds()),
-            "parameters": {p: float(rr[p]) for p in rr.model.getGlobalParameterIds()},
+            "parameters": {p: float(rr.getValue(p)) for p in rr.model.getGlobalParameterIds()},
             "reactions": list(rr.model.getReactionIds())}
 
 

@@ -8,40 +8,68 @@ from flask import Blueprint, current_app
 
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (ModelRef, check_fields, check_number, get_model_ref, get_number, get_number_map,
-                          get_object, get_str, get_str_list, reject_model_path)
+from ..validation import (ModelRef, check_fields, check_number, get_bool, get_model_ref, get_number,
+                          get_number_map, get_object, get_str, get_str_list, reject_model_path)
 from ..web import json_response, read_json
 from . import engine
+from .comp import inline_external_models
 from .engine import SimSpec
 
 bp = Blueprint("dynamic", __name__)
 
 DEFAULT_PROGRAM = "gene_expression"
 SIM_FIELDS = ("model", "start", "end", "points", "selections", "parameters", "initial_conditions",
-              "integrator", "seed")
+              "integrator", "seed", "species_values", "absolute_tolerance", "relative_tolerance")
+ENSEMBLE_FIELDS = ("repetitions", "return_runs")
 
 
 def _ctx():
     return current_app.extensions["bioxen"]
 
 
-def _spec(body: dict, max_points: int) -> SimSpec:
+def _tolerance(body: dict, key: str) -> float | None:
+    return get_number(body, key, None, minimum=0, exclusive_minimum=True)
+
+
+def _values_spec(body: dict) -> dict:
+    """The fields that say what a species id means and what the run starts from."""
+    return dict(parameters=get_number_map(body, "parameters"),
+                initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
+                species_values=get_str(body, "species_values", "concentrations",
+                                       choices=engine.SPECIES_VALUES))
+
+
+def _spec(body: dict, max_points: int, ensembles: bool = False) -> SimSpec:
     spec = SimSpec(
         start=get_number(body, "start", 0.0),
         end=get_number(body, "end", 10.0),
         points=get_number(body, "points", 100, integer=True),
         selections=get_str_list(body, "selections", None),
-        parameters=get_number_map(body, "parameters"),
-        initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
         integrator=get_str(body, "integrator", "cvode", choices=engine.INTEGRATORS),
         seed=get_number(body, "seed", None, minimum=0, maximum=2**31 - 1, integer=True),
+        absolute_tolerance=_tolerance(body, "absolute_tolerance"),
+        relative_tolerance=_tolerance(body, "relative_tolerance"),
+        **_values_spec(body),
     )
     engine.check_time_span(spec.start, spec.end, spec.points, max_points)
+    if spec.integrator != "cvode" and (spec.absolute_tolerance or spec.relative_tolerance):
+        raise ValidationError("absolute_tolerance and relative_tolerance apply to the cvode integrator only")
+    if ensembles:
+        spec.repetitions = get_number(body, "repetitions", None, minimum=1, integer=True)
+        spec.return_runs = get_bool(body, "return_runs", False)
+        if spec.repetitions is not None:
+            engine.check_ensemble(spec.repetitions, spec.points, len(spec.selections or ()),
+                                  spec.return_runs)
+        elif spec.return_runs:
+            raise ValidationError("return_runs needs repetitions")
     return spec
 
 
 def _model(body: dict) -> ModelRef:
-    return get_model_ref(body, ("sbml", "antimony"))
+    ref = get_model_ref(body, ("sbml", "antimony"), files=True)
+    if ref.files:  # one self-contained document: its sha256 covers the files
+        ref = ModelRef("sbml", inline_external_models(ref.value, dict(ref.files)))
+    return ref
 
 
 def _check_result_size(spec: SimSpec, settings, runs: int = 1) -> None:
@@ -69,7 +97,8 @@ def compute_kinetic():
         ref = get_model_ref({"model": {fmt: code}}, ("sbml", "antimony"))
     spec = SimSpec(start=get_number(body, "time_start", 0.0), end=get_number(body, "time_end", 10.0),
                    points=get_number(body, "time_points", 100, integer=True),
-                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
+                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
+                   default_output="floating")  # the phase-1 answer lists the floating species
     engine.check_time_span(spec.start, spec.end, spec.points, ctx.settings.max_time_points)
     result = ctx.compute("simulate", engine.simulate, ref, spec)
     return json_response({
@@ -106,9 +135,9 @@ add_catalog_routes(bp, _describe, describe_program)
 def simulate():
     ctx = _ctx()
     body = read_json(ctx.settings)
-    check_fields(body, SIM_FIELDS)
-    spec = _spec(body, ctx.settings.max_time_points)
-    _check_result_size(spec, ctx.settings)
+    check_fields(body, (*SIM_FIELDS, *ENSEMBLE_FIELDS))
+    spec = _spec(body, ctx.settings.max_time_points, ensembles=True)
+    _check_result_size(spec, ctx.settings, (spec.repetitions or 1) if spec.return_runs else 1)
     return json_response(ctx.compute("simulate", engine.simulate, _model(body), spec))
 
 
@@ -116,9 +145,8 @@ def simulate():
 def steady_state():
     ctx = _ctx()
     body = read_json(ctx.settings)
-    check_fields(body, ("model", "parameters", "initial_conditions"))
-    spec = SimSpec(parameters=get_number_map(body, "parameters"),
-                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0))
+    check_fields(body, ("model", "parameters", "initial_conditions", "species_values"))
+    spec = SimSpec(**_values_spec(body))
     return json_response(ctx.compute("steady_state", engine.steady_state, _model(body), spec))
 
 

@@ -53,7 +53,7 @@ def _reversed_bounds(text: str) -> list[str]:
     return out
 
 
-def _cobra_reason(exc: BaseException) -> str:
+def cobra_reason(exc: BaseException) -> str:
     """The first line of the innermost error under cobra's generic "Something went wrong reading the SBML"."""
     reason = exc
     while (reason.__cause__ or reason.__context__) is not None:
@@ -77,7 +77,7 @@ def parse_sbml(text: str, name: str = "inline") -> cobra.Model:
     try:
         model = read_sbml_model(io.StringIO(text))
     except (CobraSBMLError, OSError) as exc:  # cobra wraps libSBML and conversion failures in these
-        problems = _sbml_errors(text) or _reversed_bounds(text) or [_cobra_reason(exc)]
+        problems = _sbml_errors(text) or [*_reversed_bounds(text)[:2], cobra_reason(exc)]
         raise InvalidModel(f"the SBML of model {name!r} could not be read: {'; '.join(problems[:3])}") from exc
     if not model.reactions:
         raise InvalidModel(f"the SBML of model {name!r} has no reactions: nothing to optimize")
@@ -96,3 +96,7 @@ class CobraStore(ModelStore[cobra.Model]):
 
     def model_id(self, engine: cobra.Model, fallback: str) -> str:
         return engine.id or fallback
+
+    def self_check(self, engine: cobra.Model) -> bool:
+        with engine:
+            return math.isfinite(engine.slim_optimize(error_value=float("nan")))
