@@ -293,3 +293,13 @@ def test_cobras_own_reason_for_an_unreadable_model(static_url):
     message = r.json()["error"]["message"]
     assert "lower bound must be less than or equal to the upper bound" in message, message
     assert "Something went wrong" not in message
+
+
+def test_loopless_fva_that_cobra_cannot_finish_is_a_422_with_its_reason(static_url):
+    """Found by the container suite: cobra's loopless FVA of e_coli_core at fraction 1.0 sets a bound a
+    rounding error below another (8.39 <= 8.389999999999857) and raises; that was a 500."""
+    r = post(static_url, "/v1/fva", {"model": {"id": "e_coli_core"}, "loopless": True})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "computation_failed"
+    assert "lower bound must be less than or equal to the upper bound" in error["message"]

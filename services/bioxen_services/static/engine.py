@@ -183,6 +183,10 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
             reason = str(exc).rstrip(".")
             raise ComputationFailed(f"flux variability analysis of model {model.id!r} failed: {reason}{hint}",
                                     details={"solver_status": status}) from exc
+        except ValueError as exc:  # cobra's loopless step can set bounds a rounding error apart (lb > ub)
+            raise ComputationFailed(f"loopless flux variability analysis of model {model.id!r} failed in cobra: "
+                                    f"{str(exc).strip()[:300]}; try loopless false, or a fraction_of_optimum "
+                                    "below 1", details={"loopless": loopless}) from exc
         result["ranges"] = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
                             for rid, row in frame.iterrows()}
         return result
