@@ -11,3 +11,5 @@ Antimony are not thread-safe).
 
 __version__ = "0.2.0"
 SERVICES = ("static", "dynamic")
+#: the name each service gives itself in probes
+SERVICE_NAMES = {"static": "static_metabolic", "dynamic": "dynamic_kinetic"}

@@ -15,7 +15,7 @@ from flask import Flask
 from bioxen_vm.bytecode import load_manifest
 
 from . import SERVICES, health, web
-from .context import ServiceContext
+from .dataplane import DataPlane
 from .settings import Settings
 from .supervisor import Supervisor
 
@@ -32,6 +32,11 @@ def _blueprints(service: str):
     return [routes.bp]
 
 
+def operations(service: str) -> list:
+    """Every JSON operation of a service, in the order the OpenAPI document lists them."""
+    return [op for bp in (health.bp, *_blueprints(service)) for op in bp.operations]
+
+
 def create_app(service: str = "static", settings: Settings | None = None, *,
                start_engines: bool = False) -> Flask:
     if service not in SERVICES:
@@ -42,7 +47,7 @@ def create_app(service: str = "static", settings: Settings | None = None, *,
     app = Flask(f"bioxen_{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     runtime = Supervisor(service, settings)
-    app.extensions["bioxen"] = ServiceContext(service, settings, manifest, runtime)
+    app.extensions["bioxen"] = DataPlane(service, settings, manifest, runtime)
 
     web.init_errors(app)
     web.init_observability(app, service)

@@ -1,33 +1,34 @@
-"""``GET /v1/models`` and ``GET /v1/models/<id>``: the shipped models of a service. Each is described
-by the manifest (``describe_entry(ctx, model_id)``, in the front) and by the compiled model
+"""``GET /v1/models`` and ``GET /v1/models/{model_id}``: the shipped models of a service. Each is described
+by the manifest (``describe_entry(plane, model_id)``, in the front) and by the compiled model
 (``describe_engine(engine, detail)``, a module-level function run in an engine process)."""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, current_app
+from pydantic import BaseModel
 
+from .api.operations import CATALOG_ERRORS, ApiBlueprint
 from .errors import UnknownModel
-from .validation import ModelRef
-from .web import json_response
+from .modelref import ModelRef
 
 
-def add_catalog_routes(bp: Blueprint, describe_entry: Callable[..., dict],
-                       describe_engine: Callable[..., dict]) -> None:
-    def entry(model_id: str, detail: bool) -> dict:
-        ctx = current_app.extensions["bioxen"]
-        if model_id not in ctx.model_ids():
-            raise UnknownModel(f"unknown model id {model_id!r}; shipped models: {sorted(ctx.model_ids())}")
-        shape = ctx.compute("describe", describe_engine, ModelRef("id", model_id), detail)
+def add_catalog_routes(bp: ApiBlueprint, describe_entry: Callable[..., dict], describe_engine: Callable[..., dict],
+                       *, listing: type[BaseModel], detail: type[BaseModel], kind: str, example: str) -> None:
+    def entry(plane, model_id: str, detailed: bool) -> dict:
+        if model_id not in plane.model_ids():
+            raise UnknownModel(f"unknown model id {model_id!r}; shipped models: {sorted(plane.model_ids())}")
+        shape = plane.compute("describe", describe_engine, ModelRef("id", model_id), detailed)
         model = shape.pop("model")
-        return {"id": model_id, "sha256": model["sha256"], **describe_entry(ctx, model_id), **shape}
+        return {"id": model_id, "sha256": model["sha256"], **describe_entry(plane, model_id), **shape}
 
-    @bp.get("/v1/models")
-    def list_models():
-        ctx = current_app.extensions["bioxen"]
-        return json_response({"models": [entry(model_id, False) for model_id in ctx.model_ids()]})
+    @bp.operation("get", "/v1/models", answer=listing, summary=f"the shipped {kind}s", tag="models",
+                  errors=CATALOG_ERRORS)
+    def list_models(plane):
+        return {"models": [entry(plane, model_id, False) for model_id in plane.model_ids()]}
 
-    @bp.get("/v1/models/<model_id>")
-    def get_model(model_id: str):
-        return json_response(entry(model_id, True))
+    @bp.operation("get", "/v1/models/{model_id}", answer=detail, summary=f"one shipped {kind}, in detail",
+                  tag="models", errors=CATALOG_ERRORS,
+                  parameters={"model_id": (f"a shipped {kind} id (see GET /v1/models)", example)})
+    def get_model(plane, model_id: str):
+        return entry(plane, model_id, True)

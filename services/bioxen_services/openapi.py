@@ -1,213 +1,99 @@
-"""OpenAPI 3.0 documents of the two services, built from small schema pieces."""
+"""The OpenAPI 3.1 document of a service, generated from its operations (:mod:`.api.operations`): the
+request and answer schemas are the pydantic declarations the routes validate with, so the document
+and the service cannot drift."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
 from . import __version__
-from .validation import MAX_BOUND
+from .api.common import ErrorEnvelope
+from .api.operations import ERROR_TEXT, Operation
 
-NUM = {"type": "number"}
-#: a number that becomes an LP bound (GLPK aborts on magnitudes near 1e308), and one that may not be negative
-BOUND_NUM = {"type": "number", "minimum": -MAX_BOUND, "maximum": MAX_BOUND}
-AMOUNT = {"type": "number", "minimum": 0, "maximum": MAX_BOUND}
-STR = {"type": "string"}
-STR_LIST = {"type": "array", "items": STR}
-NUM_MAP = {"type": "object", "additionalProperties": NUM}
-NUM_LIST = {"type": "array", "items": {"type": "number", "nullable": True}}
-BOUNDS = {"type": "object", "additionalProperties": {"type": "array", "items": BOUND_NUM, "minItems": 2,
-                                                     "maxItems": 2}}
-ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["code", "message"],
-    "properties": {"code": STR, "message": STR, "request_id": {"type": "string", "nullable": True},
-                   "details": {"type": "object"}}}}}
-MODEL_INFO = {"type": "object", "properties": {"id": STR, "sha256": STR}}
-
-
-#: any JSON value; echoed back unchanged (phase-1 ``vm_id``, ``process_code``)
-ANY = {"description": "any JSON value, echoed back"}
-#: errors a compute operation can answer with (401 only when the service has a token)
-COMPUTE_ERRORS = (400, 401, 404, 413, 415, 422, 503, 504)
+TITLES = {"static": "BioXen static metabolic service (COBRApy)",
+          "dynamic": "BioXen dynamic kinetic service (libRoadRunner)"}
+DESCRIPTIONS = {
+    "static": "Flux-balance analysis of shipped or inline SBML models: FBA and parsimonious FBA, flux "
+              "variability, gene and reaction deletions, dynamic FBA of a batch culture. Fluxes are in "
+              "mmol/gDW/h, growth rates in 1/h, concentrations in mM, biomass in gDW/L, time in h.",
+    "dynamic": "Deterministic (CVODE) and stochastic (Gillespie) simulation, steady states and parameter "
+               "scans of shipped programs or inline SBML / Antimony, on libRoadRunner. Time is in the "
+               "model's unit; species values are concentrations or amounts as species_values says.",
+}
+TAGS = {"computations": "engine computations (need the token when the service has one)",
+        "models": "the shipped models",
+        "probes": "liveness, readiness and this document (always open)"}
+REF = "#/components/schemas/{model}"
 
 
-def _model_id(ids: list[str] | None) -> dict:
-    return {"type": "string", "enum": list(ids)} if ids else dict(STR)
+def _content(model: type[BaseModel], names: dict, example: dict | None = None) -> dict:
+    media: dict = {"schema": names[model]}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
 
 
-def _model_ref(text_kinds: list[str], ids: list[str] | None) -> dict:
-    props = {"id": _model_id(ids), "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
-    props.update({k: {"type": "string", "minLength": 1} for k in text_kinds})
-    return {"description": "exactly one of: a shipped model id, inline text, or the sha256 of text sent "
-                           "before; a bare string is taken as a shipped model id",
-            "oneOf": [_model_id(ids), {"type": "object", "properties": props, "additionalProperties": False,
-                                       "minProperties": 1, "maxProperties": 1}]}
+def _operation(op: Operation, names: dict, secured: bool) -> dict:
+    out: dict = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
+    if op.description:
+        out["description"] = op.description
+    if op.parameters:
+        out["parameters"] = [{"name": name, "in": "path", "required": True, "description": text,
+                              "schema": {"type": "string"}, "example": example}
+                             for name, (text, example) in op.parameters.items()]
+    if op.request is not None:
+        out["requestBody"] = {"required": True, "content": _content(op.request, names, op.example)}
+    responses = {"200": {"description": "OK", "content": _content(op.answer, names)}}
+    for status, (text, model) in op.responses.items():
+        responses[str(status)] = {"description": text, "content": _content(model, names)}
+    for status in op.errors:
+        if status == 401 and not (secured and op.secured):
+            continue
+        responses.setdefault(str(status), {"description": ERROR_TEXT[status],
+                                           "content": _content(ErrorEnvelope, names)})
+    out["responses"] = responses
+    out["security"] = [{"bearer": []}] if secured and op.secured else []
+    return out
 
 
-def _op(summary: str, request: dict | None, response: dict, errors=COMPUTE_ERRORS, *,
-        example: dict | None = None, body_required: bool = True, responses: dict | None = None) -> dict:
-    op: dict = {"summary": summary, "responses": {
-        "200": {"description": "OK", "content": {"application/json": {"schema": response}}}}}
-    for code in errors:
-        op["responses"][str(code)] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
-    for code, schema in (responses or {}).items():
-        op["responses"][str(code)] = {"description": summary, "content": {"application/json": {"schema": schema}}}
-    if request is not None:
-        media: dict = {"schema": request}
-        if example is not None:
-            media["example"] = example
-        op["requestBody"] = {"required": body_required, "content": {"application/json": media}}
-    return op
+def _enumerate_ids(schemas: dict, model_ids: list[str]) -> None:
+    """The shipped ids as the enum of ``model.id`` (other ids answer 404 unknown_model)."""
+    for name in ("MetabolicModel", "KineticModel"):
+        spec = schemas.get(name)
+        if spec is not None:
+            spec["properties"]["id"]["anyOf"][0]["enum"] = list(model_ids)
 
 
-def _obj(props: dict, required=(), additional=False) -> dict:
-    schema = {"type": "object", "properties": props, "additionalProperties": additional}
-    if required:
-        schema["required"] = list(required)
-    return schema
+def document(service: str, model_ids: list[str] | None = None, *, secured: bool = True) -> dict:
+    """The service's OpenAPI 3.1 document; ``model_ids`` (the shipped models) become the ``id`` enum.
+    ``secured``: whether the replica has a token (without one, no operation asks for it, as none checks)."""
+    from .app import operations  # the blueprints import the engines' modules; only when asked
 
-
-def _req(props: dict, required=(), additional=False) -> dict:
-    """A request object. Optional fields also accept null, which the services read as "use the
-    default" (``validation.get_*`` treats null like an absent field)."""
-    props = {k: v if k in required or v is ANY else _nullable(v) for k, v in props.items()}
-    return _obj(props, required, additional)
-
-
-def _nullable(schema: dict) -> dict:
-    schema = {**schema, "nullable": True}
-    if "enum" in schema:  # JSON Schema checks enum apart from nullable
-        schema["enum"] = [*schema["enum"], None]
-    return schema
-
-
-def _health_paths() -> dict:
-    health = _obj({"status": STR, "service": STR}, additional=True)
-    ready = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
+    ops = operations(service)
+    models = {m for op in ops for m in (op.request, op.answer, *(r[1] for r in op.responses.values())) if m}
+    models.add(ErrorEnvelope)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    keys, defs = models_json_schema([(m, "validation") for m in ordered], ref_template=REF)
+    names = {m: keys[(m, "validation")] for m in ordered}
+    schemas = defs.get("$defs", {})
+    if model_ids:
+        _enumerate_ids(schemas, model_ids)
+    paths: dict = {}
+    for op in ops:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, names, secured)
+        if model_ids and op.parameters:
+            for param in paths[op.path][op.method]["parameters"]:
+                param["schema"]["enum"] = list(model_ids)
     return {
-        "/health": {"get": _op("phase-1 health", None, health, errors=())},
-        "/healthz": {"get": _op("liveness", None, health, errors=())},
-        "/readyz": {"get": _op("readiness: shipped models loaded and not draining", None, ready, errors=(),
-                               responses={503: ready})},
+        "openapi": "3.1.0",
+        "info": {"title": TITLES[service], "version": __version__, "description": DESCRIPTIONS[service]},
+        "servers": [{"url": "/", "description": "this replica"}],
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {
+                           "type": "http", "scheme": "bearer",
+                           "description": "the service's token (BIOXEN_API_TOKEN_FILE); needed only when "
+                                          "the service was started with one"}}},
     }
-
-
-def _static_paths(ids: list[str] | None) -> dict:
-    changes = {"model": _model_ref(["sbml"], ids), "objective": STR, "bounds": BOUNDS,
-               "medium": {"type": "object", "additionalProperties": AMOUNT},
-               "knockouts": _req({"genes": STR_LIST, "reactions": STR_LIST})}
-    fba_req = _req({**changes, "method": {"type": "string", "enum": ["fba", "pfba"]}, "fluxes": STR_LIST},
-                   required=["model"])
-    fba_resp = _obj({"status": STR, "objective_value": {"type": "number", "nullable": True},
-                     "fluxes": NUM_MAP, "model": MODEL_INFO, "method": STR}, additional=True)
-    fva_req = _req({**changes, "reactions": STR_LIST, "loopless": {"type": "boolean"},
-                    "fraction_of_optimum": {"type": "number", "minimum": 0, "maximum": 1}},
-                   required=["model"])
-    fva_resp = _obj({"status": STR, "ranges": {"type": "object", "additionalProperties": _obj(
-        {"minimum": NUM, "maximum": NUM})}, "model": MODEL_INFO}, additional=True)
-    deletion_list = {"oneOf": [STR_LIST, {"type": "string", "enum": ["all"]}]}
-    ko_req = _req({"model": changes["model"], "objective": STR, "bounds": BOUNDS, "medium": changes["medium"],
-                   "genes": deletion_list, "reactions": deletion_list,
-                   "sets": {"type": "array", "items": _req({"genes": STR_LIST, "reactions": STR_LIST})}},
-                  required=["model"])
-    ko_resp = _obj({"status": STR, "wild_type_growth": {"type": "number", "nullable": True},
-                    "results": {"type": "array", "items": _obj(
-                        {"id": STR, "genes": STR_LIST, "reactions": STR_LIST, "status": STR,
-                         "growth": {"type": "number", "nullable": True}})}, "model": MODEL_INFO},
-                   additional=True)
-    phase1_req = _req({"chassis_type": STR, "objective": STR, "constraints": BOUNDS, "vm_id": ANY,
-                       "process_code": ANY}, additional=True)
-    phase1_resp = _obj({"computation_type": STR, "status": STR,
-                        "optimal_objective": {"type": "number", "nullable": True},
-                        "flux_state": NUM_MAP, "computation_service": STR, "model_key": STR,
-                        "execution_result": STR}, additional=True)
-    dfba_req = _req({"model": changes["model"], "biomass": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
-                     "concentrations": {"type": "object", "minProperties": 1,
-                                        "additionalProperties": AMOUNT},
-                     "uptake": {"type": "object", "additionalProperties": {"oneOf": [
-                         _obj({"vmax": AMOUNT, "km": AMOUNT},
-                              required=["vmax", "km"]),
-                         _obj({"expression": {"type": "string", "maxLength": 500}}, required=["expression"])]}},
-                     "start": NUM, "end": NUM, "points": {"type": "integer", "minimum": 2}, "fluxes": STR_LIST,
-                     "objective": STR, "bounds": BOUNDS,
-                     "max_step": {"type": "number", "exclusiveMinimum": True, "minimum": 0}},
-                    required=["model", "biomass", "concentrations", "end"])
-    dfba_resp = _obj({"time": NUM_LIST, "biomass": NUM_LIST, "growth_rate": NUM_LIST, "status": STR_LIST,
-                      "concentrations": {"type": "object", "additionalProperties": NUM_LIST},
-                      "fluxes": {"type": "object", "additionalProperties": NUM_LIST}, "objective": STR,
-                      "solves": {"type": "integer"}, "max_step": NUM, "method": STR, "model": MODEL_INFO},
-                     additional=True)
-    return {
-        "/compute/metabolic": {"post": _op("phase-1 FBA of a chassis' model", phase1_req, phase1_resp,
-                                           body_required=False, example={"chassis_type": "ecoli",
-                                                                         "vm_id": "ecoli_vm_1"})},
-        "/v1/models": {"get": _op("shipped metabolic models", None, _obj({"models": {"type": "array"}}),
-                                  errors=(401, 503))},
-        "/v1/models/{model_id}": {"get": {**_op("one shipped model with medium and exchanges", None,
-                                                 _obj({"id": STR}, additional=True), errors=(401, 404, 503)),
-                                          "parameters": [{"name": "model_id", "in": "path", "required": True,
-                                                          "schema": _model_id(ids)}]}},
-        "/v1/fba": {"post": _op("FBA or parsimonious FBA", fba_req, fba_resp, example={
-            "model": {"id": "e_coli_core"}, "bounds": {"EX_glc__D_e": [-5, 1000]}, "fluxes": ["PGI"]})},
-        "/v1/fva": {"post": _op("flux variability analysis", fva_req, fva_resp, example={
-            "model": {"id": "e_coli_core"}, "reactions": ["PGI", "PFK"], "fraction_of_optimum": 0.9})},
-        "/v1/knockouts": {"post": _op("a batch of gene / reaction deletions", ko_req, ko_resp, example={
-            "model": {"id": "e_coli_core"}, "genes": ["b1779"], "reactions": ["PFK"]})},
-        "/v1/dfba": {"post": _op("dynamic FBA (batch culture)", dfba_req, dfba_resp)},
-    }
-
-
-#: what a bare species id means (dynamic service)
-SPECIES_VALUES = {"type": "string", "enum": ["concentrations", "amounts"]}
-POSITIVE = {"type": "number", "exclusiveMinimum": True, "minimum": 0}  # OpenAPI 3.0 form
-
-
-def _dynamic_paths(ids: list[str] | None) -> dict:
-    sim = {"model": _model_ref(["sbml", "antimony"], ids), "start": {"type": "number", "minimum": 0},
-           "end": NUM, "points": {"type": "integer", "minimum": 2}, "selections": STR_LIST,
-           "parameters": NUM_MAP,
-           "initial_conditions": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
-           "integrator": {"type": "string", "enum": ["cvode", "gillespie"]},
-           "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-           "species_values": SPECIES_VALUES,
-           "absolute_tolerance": POSITIVE, "relative_tolerance": POSITIVE}
-    ensemble = {"repetitions": {"type": "integer", "minimum": 1}, "return_runs": {"type": "boolean"}}
-    sim_resp = _obj({"time": NUM_LIST, "trajectories": {"type": "object", "additionalProperties": NUM_LIST},
-                     "model": MODEL_INFO}, additional=True)
-    ss_req = _req({"model": sim["model"], "parameters": NUM_MAP, "initial_conditions": sim["initial_conditions"],
-                   "species_values": SPECIES_VALUES}, required=["model"])
-    ss_resp = _obj({"steady_state": NUM_MAP, "reaction_rates": NUM_MAP, "model": MODEL_INFO}, additional=True)
-    scan_req = _req({**sim, "grid": {"type": "object", "minProperties": 1, "additionalProperties": {
-        "type": "array", "items": NUM, "minItems": 1}}, "output": {"type": "string", "enum": ["final", "trajectories"]}},
-        required=["model", "grid"])
-    scan_resp = _obj({"parameters": STR_LIST, "points": {"type": "array"}, "model": MODEL_INFO}, additional=True)
-    phase1_req = _req({"kinetic_code": STR, "initial_conditions": sim["initial_conditions"],
-                       "time_start": {"type": "number", "minimum": 0}, "time_end": NUM,
-                       "time_points": {"type": "integer", "minimum": 2}, "vm_id": ANY, "process_code": ANY},
-                      additional=True)
-    phase1_resp = _obj({"computation_type": STR, "time_vector": NUM_LIST, "species_trajectories": {
-        "type": "object", "additionalProperties": NUM_LIST}, "final_state": NUM_LIST,
-        "computation_service": STR, "program_key": STR, "execution_result": STR}, additional=True)
-    return {
-        "/compute/kinetic": {"post": _op("phase-1 simulation of an Antimony program", phase1_req, phase1_resp,
-                                         body_required=False, example={"time_end": 10, "time_points": 100})},
-        "/v1/models": {"get": _op("shipped kinetic programs", None, _obj({"models": {"type": "array"}}),
-                                  errors=(401, 503))},
-        "/v1/models/{model_id}": {"get": {**_op("one shipped program", None, _obj({"id": STR}, additional=True),
-                                                 errors=(401, 404, 503)),
-                                          "parameters": [{"name": "model_id", "in": "path", "required": True,
-                                                          "schema": _model_id(ids)}]}},
-        "/v1/simulate": {"post": _op("time course (ODE or Gillespie)", _req({**sim, **ensemble}, required=["model"]), sim_resp,
-                                      example={"model": {"id": "gene_expression"}, "end": 10, "points": 11})},
-        "/v1/steady-state": {"post": _op("steady state", ss_req, ss_resp,
-                                         example={"model": {"id": "gene_expression"}})},
-        "/v1/scan": {"post": _op("parameter grid scan", scan_req, scan_resp, example={
-            "model": {"id": "gene_expression"}, "grid": {"k_translation": [0.1, 0.2]}, "end": 10, "points": 11})},
-    }
-
-
-def document(service: str, model_ids: list[str] | None = None) -> dict:
-    """The service's OpenAPI document; ``model_ids`` (the shipped models) become the ``id`` enum."""
-    title = {"static": "BioXen static metabolic service (COBRApy)",
-             "dynamic": "BioXen dynamic kinetic service (libRoadRunner)"}[service]
-    paths = _health_paths()
-    paths.update(_static_paths(model_ids) if service == "static" else _dynamic_paths(model_ids))
-    return {"openapi": "3.0.3", "info": {"title": title, "version": __version__}, "paths": paths,
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}

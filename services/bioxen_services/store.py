@@ -16,7 +16,7 @@ from . import metrics
 from .cache import LRUCache, sha256_text
 from .errors import InvalidModel, ModelNotCached, UnknownModel
 from .settings import Settings
-from .validation import ModelRef
+from .modelref import ModelRef
 from .zygote import rss_bytes
 
 log = logging.getLogger(__name__)

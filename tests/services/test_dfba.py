@@ -310,11 +310,11 @@ def test_start_offset_and_points(client):
 
 def test_openapi_describes_dfba(client):
     spec = client.get("/openapi.json").get_json()["paths"]["/v1/dfba"]["post"]
-    schema = spec["requestBody"]["content"]["application/json"]["schema"]
+    ref = spec["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = client.get("/openapi.json").get_json()["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert set(schema["required"]) == {"model", "biomass", "concentrations", "end"}
-    from bioxen_services.static.dfba_routes import FIELDS
-
-    assert set(schema["properties"]) == set(FIELDS)
+    assert set(schema["properties"]) == {"model", "biomass", "concentrations", "uptake", "start", "end", "points",
+                                         "fluxes", "objective", "bounds", "max_step"}
 
 
 # -- the Python client (bioxen_vm) against the real service -------------------------------------------

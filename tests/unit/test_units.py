@@ -6,11 +6,10 @@ import json
 import shutil
 
 import pytest
-
+from bioxen_services.api.static import FbaRequest
 from bioxen_services.cache import LRUCache
 from bioxen_services.errors import ValidationError
 from bioxen_services.settings import Settings
-from bioxen_services.validation import get_bounds_map, get_model_ref
 from bioxen_vm.bytecode import load_manifest
 from support import BYTECODE
 
@@ -66,7 +65,7 @@ def test_manifest_refuses_missing_files(tmp_path):
 ])
 def test_bounds_validation(value, message):
     with pytest.raises(ValidationError, match=message):
-        get_bounds_map({"bounds": {"PGI": value}}, "bounds")
+        FbaRequest.parse({"model": {"id": "e_coli_core"}, "bounds": {"PGI": value}})
 
 
 @pytest.mark.parametrize("model, message", [
@@ -75,4 +74,4 @@ def test_bounds_validation(value, message):
 ])
 def test_model_reference_validation(model, message):
     with pytest.raises(Exception, match=message):
-        get_model_ref({"model": model}, ("sbml",))
+        FbaRequest.parse({"model": model})

@@ -1,75 +1,56 @@
-"""HTTP routes of the dynamic kinetic service: parse, call the engine, serialize."""
+"""HTTP operations of the dynamic kinetic service. Each takes its request already validated against
+its declaration (:mod:`..api.dynamic`), checks the service's size limits (422), makes one call into the
+data plane, and answers."""
 
 from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app
-
+from ..api.dynamic import (
+    KineticProgramDetail,
+    KineticProgramList,
+    Phase1KineticAnswer,
+    Phase1KineticRequest,
+    ScanAnswer,
+    ScanRequest,
+    SimulateAnswer,
+    SimulateRequest,
+    SteadyStateAnswer,
+    SteadyStateRequest,
+)
+from ..api.operations import ApiBlueprint
 from ..catalog import add_catalog_routes
-from ..errors import LimitExceeded, ValidationError
-from ..validation import (ModelRef, check_fields, check_number, get_bool, get_model_ref, get_number,
-                          get_number_map, get_object, get_str, get_str_list, reject_model_path)
-from ..web import json_response, read_json
+from ..errors import LimitExceeded
+from ..modelref import ModelRef
 from . import engine
 from .comp import inline_external_models
 from .engine import SimSpec
 
-bp = Blueprint("dynamic", __name__)
+bp = ApiBlueprint("dynamic", __name__)
 
 DEFAULT_PROGRAM = "gene_expression"
-SIM_FIELDS = ("model", "start", "end", "points", "selections", "parameters", "initial_conditions",
-              "integrator", "seed", "species_values", "absolute_tolerance", "relative_tolerance")
-ENSEMBLE_FIELDS = ("repetitions", "return_runs")
 
 
-def _ctx():
-    return current_app.extensions["bioxen"]
-
-
-def _tolerance(body: dict, key: str) -> float | None:
-    return get_number(body, key, None, minimum=0, exclusive_minimum=True)
-
-
-def _values_spec(body: dict) -> dict:
-    """The fields that say what a species id means and what the run starts from."""
-    return dict(parameters=get_number_map(body, "parameters"),
-                initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
-                species_values=get_str(body, "species_values", "concentrations",
-                                       choices=engine.SPECIES_VALUES))
-
-
-def _spec(body: dict, max_points: int, ensembles: bool = False) -> SimSpec:
-    spec = SimSpec(
-        start=get_number(body, "start", 0.0),
-        end=get_number(body, "end", 10.0),
-        points=get_number(body, "points", 100, integer=True),
-        selections=get_str_list(body, "selections", None),
-        integrator=get_str(body, "integrator", "cvode", choices=engine.INTEGRATORS),
-        seed=get_number(body, "seed", None, minimum=0, maximum=2**31 - 1, integer=True),
-        absolute_tolerance=_tolerance(body, "absolute_tolerance"),
-        relative_tolerance=_tolerance(body, "relative_tolerance"),
-        **_values_spec(body),
-    )
-    engine.check_time_span(spec.start, spec.end, spec.points, max_points)
-    if spec.integrator != "cvode" and (spec.absolute_tolerance or spec.relative_tolerance):
-        raise ValidationError("absolute_tolerance and relative_tolerance apply to the cvode integrator only")
-    if ensembles:
-        spec.repetitions = get_number(body, "repetitions", None, minimum=1, integer=True)
-        spec.return_runs = get_bool(body, "return_runs", False)
-        if spec.repetitions is not None:
-            engine.check_ensemble(spec.repetitions, spec.points, len(spec.selections or ()),
-                                  spec.return_runs)
-        elif spec.return_runs:
-            raise ValidationError("return_runs needs repetitions")
-    return spec
-
-
-def _model(body: dict) -> ModelRef:
-    ref = get_model_ref(body, ("sbml", "antimony"), files=True)
+def model_ref(req) -> ModelRef:
+    ref = req.model.ref()
     if ref.files:  # one self-contained document: its sha256 covers the files
         ref = ModelRef("sbml", inline_external_models(ref.value, dict(ref.files)))
     return ref
+
+
+def _values(req) -> dict:
+    return dict(parameters=dict(req.parameters), initial_conditions=dict(req.initial_conditions),
+                species_values=req.species_values)
+
+
+def sim_spec(req, max_points: int) -> SimSpec:
+    """The engine's run description of a validated time-course request, within the point limit (422)."""
+    if req.points > max_points:
+        raise LimitExceeded(f"{req.points} time points exceed the limit of {max_points}")
+    return SimSpec(start=req.start, end=req.end, points=req.points, selections=req.selections,
+                   integrator=req.integrator, seed=req.seed, absolute_tolerance=req.absolute_tolerance,
+                   relative_tolerance=req.relative_tolerance, repetitions=getattr(req, "repetitions", None),
+                   return_runs=getattr(req, "return_runs", False), **_values(req))
 
 
 def _check_result_size(spec: SimSpec, settings, runs: int = 1) -> None:
@@ -84,24 +65,23 @@ def _check_result_size(spec: SimSpec, settings, runs: int = 1) -> None:
 
 
 # -- phase-1 contract ----------------------------------------------------------------------------
-@bp.post("/compute/kinetic")
-def compute_kinetic():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    reject_model_path(body)
-    code = get_str(body, "kinetic_code", None)
+@bp.operation("post", "/compute/kinetic", request=Phase1KineticRequest, answer=Phase1KineticAnswer,
+              summary="phase-1 simulation of an Antimony program",
+              description="The phase-1 contract, kept field for field. New clients use POST /v1/simulate.",
+              example={"time_end": 10, "time_points": 100})
+def compute_kinetic(plane, req: Phase1KineticRequest):
+    code = req.kinetic_code
     if code is None or not code.strip():
         ref = ModelRef("id", DEFAULT_PROGRAM)
     else:
-        fmt = "sbml" if code.lstrip().startswith("<") else "antimony"
-        ref = get_model_ref({"model": {fmt: code}}, ("sbml", "antimony"))
-    spec = SimSpec(start=get_number(body, "time_start", 0.0), end=get_number(body, "time_end", 10.0),
-                   points=get_number(body, "time_points", 100, integer=True),
-                   initial_conditions=get_number_map(body, "initial_conditions", minimum=0),
+        ref = ModelRef("sbml" if code.lstrip().startswith("<") else "antimony", code)
+    if req.time_points > plane.settings.max_time_points:
+        raise LimitExceeded(f"{req.time_points} time points exceed the limit of {plane.settings.max_time_points}")
+    spec = SimSpec(start=req.time_start, end=req.time_end, points=req.time_points,
+                   initial_conditions=dict(req.initial_conditions),
                    default_output="floating")  # the phase-1 answer lists the floating species
-    engine.check_time_span(spec.start, spec.end, spec.points, ctx.settings.max_time_points)
-    result = ctx.compute("simulate", engine.simulate, ref, spec)
-    return json_response({
+    result = plane.compute("simulate", engine.simulate, ref, spec)
+    return {
         "computation_type": "dynamic_kinetic",
         "status": "success",
         "time_vector": result["time"],
@@ -111,15 +91,15 @@ def compute_kinetic():
         "species": list(result["trajectories"]),
         "computation_service": "centralized_tellurium",
         "program_key": result["model"]["sha256"],
-        "vm_id": body.get("vm_id"),
-        "process_code": body.get("process_code"),
+        "vm_id": req.vm_id,
+        "process_code": req.process_code,
         "execution_result": "computed_trajectory",
-    })
+    }
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-def _describe(ctx, model_id: str) -> dict:
-    entry = ctx.manifest.kinetic_programs[model_id]
+def _describe(plane, model_id: str) -> dict:
+    entry = plane.manifest.kinetic_programs[model_id]
     return {"format": entry.format, "description": entry.description}
 
 
@@ -128,59 +108,47 @@ def describe_program(program, detail: bool) -> dict:
     return engine.describe(program) if detail else {"floating_species": engine.species_ids(program.rr)}
 
 
-add_catalog_routes(bp, _describe, describe_program)
+add_catalog_routes(bp, _describe, describe_program, listing=KineticProgramList, detail=KineticProgramDetail,
+                   kind="kinetic program", example="gene_expression")
 
 
-@bp.post("/v1/simulate")
-def simulate():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, (*SIM_FIELDS, *ENSEMBLE_FIELDS))
-    spec = _spec(body, ctx.settings.max_time_points, ensembles=True)
-    _check_result_size(spec, ctx.settings, (spec.repetitions or 1) if spec.return_runs else 1)
-    return json_response(ctx.compute("simulate", engine.simulate, _model(body), spec))
+@bp.operation("post", "/v1/simulate", request=SimulateRequest, answer=SimulateAnswer,
+              summary="time course (ODE or Gillespie), or an ensemble of runs",
+              description="One run answers trajectories; with repetitions, the mean and sample standard deviation "
+                          "per point of that many runs (and every run with return_runs).",
+              example={"model": {"id": "gene_expression"}, "end": 10, "points": 11})
+def simulate(plane, req: SimulateRequest):
+    spec = sim_spec(req, plane.settings.max_time_points)
+    if spec.repetitions is not None:
+        engine.check_ensemble(spec.repetitions, spec.points, len(spec.selections or ()), spec.return_runs)
+    _check_result_size(spec, plane.settings, (spec.repetitions or 1) if spec.return_runs else 1)
+    return plane.compute("simulate", engine.simulate, model_ref(req), spec)
 
 
-@bp.post("/v1/steady-state")
-def steady_state():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, ("model", "parameters", "initial_conditions", "species_values"))
-    spec = SimSpec(**_values_spec(body))
-    return json_response(ctx.compute("steady_state", engine.steady_state, _model(body), spec))
+@bp.operation("post", "/v1/steady-state", request=SteadyStateRequest, answer=SteadyStateAnswer,
+              summary="steady state", description="Species values and reaction rates at a steady state found "
+                                                  "from the initial values (422 when none is found).",
+              example={"model": {"id": "gene_expression"}})
+def steady_state(plane, req: SteadyStateRequest):
+    return plane.compute("steady_state", engine.steady_state, model_ref(req), SimSpec(**_values(req)))
 
 
-def _grid(body: dict, limit: int) -> dict[str, list[float]]:
-    grid = get_object(body, "grid")
-    if not grid:
-        raise ValidationError("grid must name at least one parameter: {\"k\": [values...]}")
-    total = 1
-    out = {}
-    for pid, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise ValidationError(f"grid[{pid!r}] must be a non-empty array of numbers")
-        out[pid] = [check_number(v, f"grid[{pid!r}]") for v in values]
-        total *= len(values)
-        if total > limit:
-            break
-    if total > limit:
-        raise LimitExceeded(f"the scan grid has more than {limit} points (the limit); split it "
+@bp.operation("post", "/v1/scan", request=ScanRequest, answer=ScanAnswer, summary="parameter grid scan",
+              description="A time course at every combination of the grid's parameter values; the final "
+                          "values or whole trajectories of each.",
+              example={"model": {"id": "gene_expression"}, "grid": {"k_translation": [0.1, 0.2]}, "end": 10,
+                       "points": 11})
+def scan(plane, req: ScanRequest):
+    settings = plane.settings
+    spec = sim_spec(req, settings.max_time_points)
+    size = math.prod(len(v) for v in req.grid.values())
+    if size > settings.max_scan_points:
+        raise LimitExceeded(f"the scan grid has more than {settings.max_scan_points} points (the limit); split it "
                             "(the client does this)")
-    return out
-
-
-@bp.post("/v1/scan")
-def scan():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, (*SIM_FIELDS, "grid", "output"))
-    spec = _spec(body, ctx.settings.max_time_points)
-    grid = _grid(body, ctx.settings.max_scan_points)
-    output = get_str(body, "output", "final", choices=("final", "trajectories"))
-    if output == "trajectories" and math.prod(len(v) for v in grid.values()) * spec.points > \
-            ctx.settings.max_scan_points * 100:
-        raise LimitExceeded("trajectories for this many grid points x time points are too large; "
-                            "ask for output \"final\" or fewer points")
-    if output == "trajectories":
-        _check_result_size(spec, ctx.settings, math.prod(len(v) for v in grid.values()))
-    return json_response(ctx.compute("scan", engine.scan, _model(body), spec, grid, output))
+    if req.output == "trajectories":
+        if size * spec.points > settings.max_scan_points * 100:
+            raise LimitExceeded("trajectories for this many grid points x time points are too large; "
+                                "ask for output \"final\" or fewer points")
+        _check_result_size(spec, settings, size)
+    return plane.compute("scan", engine.scan, model_ref(req), spec, {k: list(v) for k, v in req.grid.items()},
+                         req.output)

@@ -48,7 +48,7 @@ import cobra
 from optlang.interface import OPTIMAL
 
 from ..errors import ComputationFailed, ValidationError
-from ..validation import MAX_BOUND
+from ..modelref import MAX_BOUND
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
 from .kinetics import ExpressionUptake, Uptake
 
@@ -105,7 +105,7 @@ class _Exchange:
 
     def limit_uptake(self, most: float) -> None:
         """Bound uptake to ``most`` (>= 0) within the exchange's own bounds. A limit past
-        :data:`~bioxen_services.validation.MAX_BOUND` (a huge rate, or a tiny biomass) binds nothing:
+        :data:`~bioxen_services.modelref.MAX_BOUND` (a huge rate, or a tiny biomass) binds nothing:
         it is left out rather than handed to GLPK, which aborts on bounds near 1e308."""
         if most > MAX_BOUND:
             most = math.inf

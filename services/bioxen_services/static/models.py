@@ -12,7 +12,7 @@ from cobra.io.sbml import CobraSBMLError
 
 from ..errors import InvalidModel
 from ..store import ModelStore, check_xml_text
-from ..validation import MAX_BOUND
+from ..modelref import MAX_BOUND
 
 log = logging.getLogger(__name__)
 

@@ -1,42 +1,36 @@
-"""HTTP routes of the static metabolic service: parse, call the engine, serialize."""
+"""HTTP operations of the static metabolic service. Each takes its request already validated against
+its declaration (:mod:`..api.static`), makes one call into the data plane, and answers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
-
+from ..api.operations import ApiBlueprint
+from ..api.static import (
+    FbaAnswer,
+    FbaRequest,
+    FvaAnswer,
+    FvaRequest,
+    KnockoutsAnswer,
+    KnockoutsRequest,
+    MetabolicModelDetail,
+    MetabolicModelList,
+    Phase1MetabolicAnswer,
+    Phase1MetabolicRequest,
+)
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
-from ..validation import (MAX_BOUND, ModelRef, check_fields, get_bool, get_bounds_map, get_model_ref, get_number,
-                          get_number_map, get_object, get_str, get_str_list, reject_model_path)
-from ..web import json_response, read_json
+from ..modelref import ModelRef
 from . import engine
 from .engine import Changes, Deletion
 
-bp = Blueprint("static", __name__)
-
-PHASE1_DEFAULT_OBJECTIVE = "BIOMASS_Ecoli_core_w_GAM"
-CHANGE_FIELDS = ("model", "objective", "bounds", "medium", "knockouts")
+bp = ApiBlueprint("static", __name__)
 
 
-def _ctx():
-    return current_app.extensions["bioxen"]
-
-
-def _changes(body: dict) -> Changes:
-    knockouts = get_object(body, "knockouts", {})
-    check_fields(knockouts, ("genes", "reactions"))
-    medium = body.get("medium")
-    return Changes(
-        objective=get_str(body, "objective", None),
-        bounds=get_bounds_map(body, "bounds"),
-        medium=None if medium is None else get_number_map(body, "medium", minimum=0, magnitude=MAX_BOUND),
-        gene_knockouts=get_str_list(knockouts, "genes", []),
-        reaction_knockouts=get_str_list(knockouts, "reactions", []),
-    )
-
-
-def _model(body: dict):
-    return get_model_ref(body, ("sbml",))
+def changes(req) -> Changes:
+    """The per-request changes a request names (knockouts only where the request has them)."""
+    knockouts = getattr(req, "knockouts", None)
+    return Changes(objective=req.objective, bounds=dict(req.bounds), medium=req.medium,
+                   gene_knockouts=list(knockouts.genes) if knockouts else [],
+                   reaction_knockouts=list(knockouts.reactions) if knockouts else [])
 
 
 def phase1_fba(model, objective: str | None, constraints: dict) -> dict:
@@ -48,20 +42,18 @@ def phase1_fba(model, objective: str | None, constraints: dict) -> dict:
 
 
 # -- phase-1 contract ----------------------------------------------------------------------------
-@bp.post("/compute/metabolic")
-def compute_metabolic():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    reject_model_path(body)
-    chassis_type = get_str(body, "chassis_type", "base")
+@bp.operation("post", "/compute/metabolic", request=Phase1MetabolicRequest, answer=Phase1MetabolicAnswer,
+              summary="phase-1 FBA of a chassis' model",
+              description="The phase-1 contract, kept field for field. New clients use POST /v1/fba.",
+              example={"chassis_type": "ecoli", "vm_id": "ecoli_vm_1"})
+def compute_metabolic(plane, req: Phase1MetabolicRequest):
     try:
-        chassis = ctx.manifest.chassis_for(chassis_type)
+        chassis = plane.manifest.chassis_for(req.chassis_type)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-    objective = get_str(body, "objective", PHASE1_DEFAULT_OBJECTIVE)
-    constraints = get_bounds_map(body, "constraints")
-    result = ctx.compute("fba", phase1_fba, ModelRef("id", chassis.metabolic_model), objective, constraints)
-    return json_response({
+    result = plane.compute("fba", phase1_fba, ModelRef("id", chassis.metabolic_model), req.objective,
+                           dict(req.constraints))
+    return {
         "computation_type": "static_metabolic",
         "status": result["status"],
         "optimal_objective": result["objective_value"],
@@ -69,71 +61,58 @@ def compute_metabolic():
         "flux_state": result["fluxes"],
         "computation_service": "centralized_cobrapy",
         "model_key": result["model"]["id"],
-        "chassis_type": chassis_type,
-        "vm_id": body.get("vm_id"),
-        "process_code": body.get("process_code"),
+        "chassis_type": req.chassis_type,
+        "vm_id": req.vm_id,
+        "process_code": req.process_code,
         "execution_result": "computed_state",
-    })
+    }
 
 
 # -- v1 ------------------------------------------------------------------------------------------
-def _describe(ctx, model_id: str) -> dict:
-    entry = ctx.manifest.metabolic_models[model_id]
+def _describe(plane, model_id: str) -> dict:
+    entry = plane.manifest.metabolic_models[model_id]
     return {"organism": entry.organism, "description": entry.description, "default_objective": entry.objective,
-            "chassis": sorted(c.name for c in ctx.manifest.chassis.values() if c.metabolic_model == model_id)}
+            "chassis": sorted(c.name for c in plane.manifest.chassis.values() if c.metabolic_model == model_id)}
 
 
-add_catalog_routes(bp, _describe, engine.describe_model)
+add_catalog_routes(bp, _describe, engine.describe_model, listing=MetabolicModelList, detail=MetabolicModelDetail,
+                   kind="metabolic model", example="e_coli_core")
 
 
-@bp.post("/v1/fba")
-def fba():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, (*CHANGE_FIELDS, "method", "fluxes"))
-    method = get_str(body, "method", "fba", choices=("fba", "pfba"))
-    flux_ids = get_str_list(body, "fluxes", None)
-    changes = _changes(body)
-    return json_response(ctx.compute(method, engine.run_fba, _model(body), changes, method, flux_ids))
+@bp.operation("post", "/v1/fba", request=FbaRequest, answer=FbaAnswer, summary="FBA or parsimonious FBA",
+              description="Optimizes the objective (the model's, or the one given) under the bounds, medium and "
+                          "knockouts given, which apply to this request only.",
+              example={"model": {"id": "e_coli_core"}, "bounds": {"EX_glc__D_e": [-5, 1000]}, "fluxes": ["PGI"]})
+def fba(plane, req: FbaRequest):
+    return plane.compute(req.method, engine.run_fba, req.model.ref(), changes(req), req.method, req.fluxes)
 
 
-@bp.post("/v1/fva")
-def fva():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, (*CHANGE_FIELDS, "reactions", "fraction_of_optimum", "loopless"))
-    reactions = get_str_list(body, "reactions", None)
-    fraction = get_number(body, "fraction_of_optimum", 1.0, minimum=0.0, maximum=1.0)
-    loopless = get_bool(body, "loopless", False)
-    changes = _changes(body)
-    return json_response(ctx.compute("fva", engine.run_fva, _model(body), changes, reactions, fraction, loopless))
+@bp.operation("post", "/v1/fva", request=FvaRequest, answer=FvaAnswer, summary="flux variability analysis",
+              description="The minimum and maximum flux of each reaction asked for while the objective stays at "
+                          "or above fraction_of_optimum of its optimum.",
+              example={"model": {"id": "e_coli_core"}, "reactions": ["PGI", "PFK"], "fraction_of_optimum": 0.9})
+def fva(plane, req: FvaRequest):
+    return plane.compute("fva", engine.run_fva, req.model.ref(), changes(req), req.reactions,
+                         req.fraction_of_optimum, req.loopless)
 
 
-def _deletions(body: dict) -> tuple[list[Deletion], list[str]]:
+def deletions(req: KnockoutsRequest) -> tuple[list[Deletion], list[str]]:
     """The deletion sets a request names, and which of genes/reactions it asks for as ``"all"``
     (expanded by the engine, which knows the model)."""
-    deletions: list[Deletion] = []
-    every: list[str] = []
-    for key, kind in (("genes", "gene"), ("reactions", "reaction")):
-        if body.get(key) == "all":
-            every.append(key)
-            continue
-        ids = get_str_list(body, key, [])
-        deletions += [Deletion(genes=[i]) if kind == "gene" else Deletion(reactions=[i]) for i in ids]
-    sets = body.get("sets", [])
-    if not isinstance(sets, list):
-        raise ValidationError("sets must be an array of {\"genes\": [...], \"reactions\": [...]}")
-    for i, item in enumerate(sets):
-        if not isinstance(item, dict):
-            raise ValidationError(f"sets[{i}] must be an object with genes and/or reactions")
-        check_fields(item, ("genes", "reactions"))
-        deletion = Deletion(get_str_list(item, "genes", []), get_str_list(item, "reactions", []))
-        if not deletion.genes and not deletion.reactions:
-            raise ValidationError(f"sets[{i}] deletes nothing")
-        deletions.append(deletion)
-    if not deletions and not every:
-        raise ValidationError("no deletions given: use genes, reactions (a list or \"all\") or sets")
-    return deletions, every
+    out: list[Deletion] = []
+    every = [key for key in ("genes", "reactions") if getattr(req, key) == "all"]
+    if req.genes != "all":
+        out += [Deletion(genes=[g]) for g in req.genes]
+    if req.reactions != "all":
+        out += [Deletion(reactions=[r]) for r in req.reactions]
+    out += [Deletion(list(s.genes), list(s.reactions)) for s in req.sets]
+    return out, every
+
+
+def _too_many(count: int, limit: int) -> None:
+    if count > limit:
+        raise LimitExceeded(f"{count} deletions in one request exceed the limit of {limit}; split the batch "
+                            "(the client does this)")
 
 
 def knockout_batch(model, changes: Changes, deletions: list[Deletion], every: list[str], limit: int) -> dict:
@@ -142,21 +121,17 @@ def knockout_batch(model, changes: Changes, deletions: list[Deletion], every: li
         items = model.genes if key == "genes" else model.reactions
         deletions = deletions + [Deletion(genes=[i.id]) if key == "genes" else Deletion(reactions=[i.id])
                                  for i in items]
-    if len(deletions) > limit:
-        raise LimitExceeded(f"{len(deletions)} deletions in one request exceed the limit of "
-                            f"{limit}; split the batch (the client does this)")
+    _too_many(len(deletions), limit)
     return engine.run_knockouts(model, changes, deletions)
 
 
-@bp.post("/v1/knockouts")
-def knockouts():
-    ctx = _ctx()
-    body = read_json(ctx.settings)
-    check_fields(body, ("model", "objective", "bounds", "medium", "genes", "reactions", "sets"))
-    deletions, every = _deletions(body)
-    limit = ctx.settings.max_knockouts
-    if len(deletions) > limit:
-        raise LimitExceeded(f"{len(deletions)} deletions in one request exceed the limit of "
-                            f"{limit}; split the batch (the client does this)")
-    changes = _changes({k: body[k] for k in ("objective", "bounds", "medium") if k in body})
-    return json_response(ctx.compute("knockouts", knockout_batch, _model(body), changes, deletions, every, limit))
+@bp.operation("post", "/v1/knockouts", request=KnockoutsRequest, answer=KnockoutsAnswer,
+              summary="a batch of gene / reaction deletions",
+              description="Growth with each deletion set: single deletions of the genes and reactions listed "
+                          "(or \"all\"), and the sets deleted together.",
+              example={"model": {"id": "e_coli_core"}, "genes": ["b1779"], "reactions": ["PFK"]})
+def knockouts(plane, req: KnockoutsRequest):
+    batch, every = deletions(req)
+    limit = plane.settings.max_knockouts
+    _too_many(len(batch), limit)
+    return plane.compute("knockouts", knockout_batch, req.model.ref(), changes(req), batch, every, limit)

@@ -1,4 +1,8 @@
-"""What a service's routes need, held in ``app.extensions["bioxen"]``."""
+"""The service's data plane, held in ``app.extensions["bioxen"]``: the one object routes call once they
+have parsed a request (after kserve's ``DataPlane``). It waits for the engines, resolves and loads the
+model in an engine process, computes under the request's single deadline, and the answer comes back
+with the model described (``result["model"]``: id and sha256). Routes never touch the runtime or the
+model store themselves."""
 
 from __future__ import annotations
 
@@ -6,15 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bioxen_vm.bytecode import Manifest
 from flask import g, request
 
-from bioxen_vm.bytecode import Manifest
-
-from . import metrics
+from . import SERVICE_NAMES, metrics
 from .errors import ServiceError
+from .modelref import ModelRef
 from .settings import Settings
 from .supervisor import Supervisor
-from .validation import ModelRef
 
 
 def _never() -> bool:
@@ -22,7 +25,7 @@ def _never() -> bool:
 
 
 @dataclass
-class ServiceContext:
+class DataPlane:
     service: str
     settings: Settings
     manifest: Manifest
@@ -36,6 +39,21 @@ class ServiceContext:
     def deadline(self) -> float:
         """Monotonic end of the current request's time budget (it started when the request arrived)."""
         return g.get("deadline") or time.monotonic() + self.settings.request_timeout_seconds
+
+    def readiness(self) -> dict:
+        """``/readyz``: whether the engine template compiled the shipped models and engines serve
+        (answered by the front itself, so busy engines never delay it)."""
+        runtime = self.runtime
+        runtime.start()
+        body = {"service": SERVICE_NAMES[self.service], "ready": runtime.ready,
+                "models_loaded": runtime.models_loaded, "load_seconds": runtime.load_seconds,
+                "engines": runtime.pids()}
+        if runtime.load_error:
+            body["error"] = runtime.load_error
+        if runtime.draining:
+            body["ready"] = False
+            body["draining"] = True
+        return body
 
     def compute(self, kind: str, fn: Callable, ref: ModelRef | None, *args) -> Any:
         """``fn(model, *args)`` in an engine process on the model ``ref`` names (``fn(store, *args)``
