@@ -9,7 +9,7 @@ from annotated_types import Ge, Le, MinLen
 from pydantic import BeforeValidator, Field, model_validator
 
 from .common import Answer, KineticModel, ModelInfo, Phase1Answer, Phase1Request
-from .fields import Body, Bool, Number, NumberMap, Positive, StrList, Whole, fail, number, whole
+from .fields import Body, Bool, Number, NumberMap, Positive, StrList, Whole, check_span, fail, number, whole
 
 Integrator = Literal["cvode", "gillespie"]
 SpeciesValues = Literal["concentrations", "amounts"]
@@ -44,8 +44,7 @@ class _TimeCourse(_Values):
 
     @model_validator(mode="after")
     def _span(self):
-        if not self.end > self.start:
-            raise fail(f"end ({self.end}) must be after start ({self.start})")
+        check_span(self.start, self.end)
         if self.integrator != "cvode" and (self.absolute_tolerance or self.relative_tolerance):
             raise fail("absolute_tolerance and relative_tolerance apply to the cvode integrator only")
         return self
@@ -101,8 +100,7 @@ class Phase1KineticRequest(Phase1Request):
 
     @model_validator(mode="after")
     def _span(self):
-        if not self.time_end > self.time_start:
-            raise fail(f"end ({self.time_end}) must be after start ({self.time_start})")
+        check_span(self.time_start, self.time_end)
         return self
 
 

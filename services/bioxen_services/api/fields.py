@@ -136,6 +136,12 @@ Bounds = Annotated[dict[str, BoundPair], BeforeValidator(_object),
                          examples=[{"EX_glc__D_e": [-5, 1000]}])]
 
 
+def check_span(start: float, end: float) -> None:
+    """The one check of a time span, for every body that has one (simulations, scans, dFBA, phase 1)."""
+    if not end > start:
+        raise fail(f"end ({end:g}) must be after start ({start:g})")
+
+
 # -- bodies --------------------------------------------------------------------------------------
 MODEL_PATH_REFUSED = (
     "model_path is not accepted: models are never read from a server path. Name a shipped "

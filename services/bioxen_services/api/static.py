@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from .common import Answer, MetabolicModel, ModelInfo, Phase1Answer, Phase1Request
-from .fields import Amount, Body, Bool, Bounds, Number, NumberMap, Positive, StrList, Whole, fail
+from .fields import Amount, Body, Bool, Bounds, Number, NumberMap, Positive, StrList, Whole, check_span, fail
 
 #: the phase-1 default objective (the E. coli core biomass reaction)
 PHASE1_DEFAULT_OBJECTIVE = "BIOMASS_Ecoli_core_w_GAM"
@@ -137,8 +137,7 @@ class DfbaRequest(Body):
     def _span(self):
         if not self.concentrations:
             raise fail("concentrations must name at least one exchange reaction, e.g. {\"EX_glc__D_e\": 10} (mM)")
-        if not self.end > self.start:
-            raise fail(f"end ({self.end}) must be after start ({self.start})")
+        check_span(self.start, self.end)
         return self
 
 

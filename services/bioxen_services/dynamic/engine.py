@@ -298,14 +298,3 @@ def describe(program: Program) -> dict:
             "boundary_species": list(rr.model.getBoundarySpeciesIds()),
             "parameters": {p: float(rr.getValue(p)) for p in rr.model.getGlobalParameterIds()},
             "reactions": list(rr.model.getReactionIds())}
-
-
-def check_time_span(start: float, end: float, points: int, max_points: int) -> None:
-    if start < 0:
-        raise ValidationError(f"start must be at least 0, got {start}")
-    if not end > start:
-        raise ValidationError(f"end ({end}) must be after start ({start})")
-    if points < 2:
-        raise ValidationError(f"points must be at least 2, got {points}")
-    if points > max_points:
-        raise LimitExceeded(f"{points} time points exceed the limit of {max_points}")
