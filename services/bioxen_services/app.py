@@ -14,7 +14,7 @@ from flask import Flask
 
 from bioxen_vm.bytecode import load_manifest
 
-from . import SERVICES, health, web
+from . import SERVICES, docs, health, web
 from .dataplane import DataPlane
 from .settings import Settings
 from .supervisor import Supervisor
@@ -53,6 +53,7 @@ def create_app(service: str = "static", settings: Settings | None = None, *,
     web.init_observability(app, service)
     web.init_auth(app, settings.api_token)
     app.register_blueprint(health.bp)
+    docs.init_app(app, service)
     for blueprint in _blueprints(service):
         app.register_blueprint(blueprint)
     if start_engines:

@@ -24,8 +24,11 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: paths that stay open without a token: the kubelet and Prometheus must reach them
-OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics", "/openapi.json"})
+#: paths that stay open without a token: the kubelet and Prometheus must reach them, and a reader the
+#: API's description (the document and its docs page, docs.py)
+OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+#: and the docs page's own assets (Swagger UI's scripts and styles)
+OPEN_PREFIXES = ("/docs/",)
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
@@ -212,7 +215,7 @@ def init_auth(app: Flask, token: str) -> None:
 
     @app.before_request
     def check_token():
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             return None
         # the scheme is case-insensitive (RFC 9110); the header is compared as bytes, so any text
         # (non-ASCII included) is simply a wrong token

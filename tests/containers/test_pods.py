@@ -149,6 +149,18 @@ def test_compute_needs_the_token_from_the_rendered_secret(cluster, component, pa
     assert check(answer.json())
 
 
+@pytest.mark.parametrize("component", ["static", "dynamic"])
+def test_the_image_serves_the_docs_page_without_the_token(cluster, component):
+    """/docs and the Swagger UI it loads come from the image's own packages (no CDN), open like /openapi.json."""
+    container = one_of(cluster, component)
+    url = container.url(container.network, "http")
+    page = requests.get(url + "/docs", timeout=30)
+    assert page.status_code == 200 and "/docs/swagger-ui-bundle.js" in page.text, page.text[:300]
+    bundle = requests.get(url + "/docs/swagger-ui-bundle.js", timeout=30)
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    assert requests.get(url + "/openapi.json", timeout=30).status_code == 200
+
+
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_image_facts(cluster, component):
     container = one_of(cluster, component)

@@ -31,3 +31,17 @@ def static_single():
 def dynamic_single():
     with ServiceProcess("dynamic", workers=1) as proc:
         yield proc
+
+
+#: the shipped model each service's documented examples compute on, loaded before the service is ready
+EXAMPLE_MODELS = {"static": "e_coli_core", "dynamic": "gene_expression"}
+
+
+@pytest.fixture(scope="session", params=tuple(EXAMPLE_MODELS))
+def guarded_service(request) -> ServiceProcess:
+    """Each service with a bearer token configured (``proc.env["BIOXEN_API_TOKEN"]``), one at a time: what
+    its API description (/openapi.json, /docs) promises is checked against it."""
+    service = request.param
+    with ServiceProcess(service, workers=1, preload=EXAMPLE_MODELS[service],
+                        env={"BIOXEN_API_TOKEN": f"{service}-api-description-token"}) as proc:
+        yield proc

@@ -47,7 +47,7 @@ def test_routes_and_document_are_the_same_operations(service):
     doc = openapi.document(service, app.extensions["bioxen"].model_ids())
     served = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule in NOT_OPERATIONS:
+        if rule.rule in NOT_OPERATIONS or rule.endpoint.startswith("docs"):
             continue
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
