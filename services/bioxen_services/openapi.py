@@ -91,9 +91,7 @@ def document(service: str, model_ids: list[str] | None = None, *, secured: bool 
         "servers": [{"url": "/", "description": "this replica"}],
         "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
-        "components": {"schemas": schemas,
-                       "securitySchemes": {"bearer": {
-                           "type": "http", "scheme": "bearer",
-                           "description": "the service's token (BIOXEN_API_TOKEN_FILE); needed only when "
-                                          "the service was started with one"}}},
+        "components": {"schemas": schemas, **({"securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "the service's token (BIOXEN_API_TOKEN_FILE)"}}} if secured else {})},
     }
