@@ -130,7 +130,10 @@ def test_dfba_equals_the_engine_run_in_process(client, reference_ecoli):
     from bioxen_services.static.dfba import run_dfba
 
     result = client.dfba("e_coli_core", **DFBA)
-    expected = run_dfba(reference_ecoli, dfba.parse_problem({"model": {"id": "e_coli_core"}, **DFBA}, 10_001))
+    from bioxen_services.api.static import DfbaRequest
+
+    expected = run_dfba(reference_ecoli, dfba.problem(DfbaRequest.parse({"model": {"id": "e_coli_core"}, **DFBA}),
+                                                      10_001))
     assert result["time"] == pytest.approx(expected["time"])
     assert result["biomass"] == pytest.approx(expected["biomass"], rel=1e-6)
     assert result["concentrations"]["EX_glc__D_e"] == pytest.approx(
