@@ -312,3 +312,32 @@ def latency_rows(quick: bool = False) -> tuple[list[Row], dict]:
     for row in rows:
         log.info("%s: %s %s", row.id, row.value, row.status)
     return rows, diag
+
+
+# -- request validation (issue 13) -----------------------------------------------------------------
+def validation_rows(quick: bool = False) -> tuple[list[Row], dict]:
+    """What validating a body against its declaration costs on the front, against the smallest
+    computation it guards (e_coli_core FBA in-process, as the fba row's reference: optimize() and the
+    fluxes): every operation's documented example (target: under 5% of it), and, reported, an FBA body
+    that changes the bounds of all 95 reactions of e_coli_core."""
+    from bioxen_services.app import operations
+
+    reps = 2000 if quick else 20000
+    model = load_cobra("e_coli_core")
+    fba_seconds = stats(samples(lambda: model.optimize().fluxes.to_dict(), 200 if quick else 1000,
+                                warmup=20))["median"]
+    bodies = [(f"{service}{op.path}", op.request, op.example) for service in ("static", "dynamic")
+              for op in operations(service) if op.request is not None]
+    bodies.append(("static/v1/fba (95 bounds)", *next((op.request, {
+        "model": {"id": "e_coli_core"}, "bounds": {r.id: [-5, 1000] for r in model.reactions}})
+        for op in operations("static") if op.path == "/v1/fba")))
+    rows = []
+    for name, schema, body in bodies:
+        times = samples(lambda: schema.parse(body), reps, warmup=100)
+        row = Row(f"validate {name}", f"{schema.__name__}.parse of {'the documented example' if '95' not in name else 'it'}",
+                  "e_coli_core FBA in-process: optimize(), fluxes to a dict", *(
+                      ("report", None) if "95" in name else ("ratio_max", 0.05)))
+        row.service, row.reference_stats = stats(times), {"n": 1, "median": fba_seconds}
+        row.value = row.service["median"] / fba_seconds
+        rows.append(row.decide())
+    return rows, {}

@@ -34,6 +34,7 @@ log = logging.getLogger("bench")
 
 GROUPS = {
     "latency": rows_single.latency_rows,   # FBA, simulate, knockouts, scan, dFBA, inline model; 1 worker
+    "validation": rows_single.validation_rows,  # each body against its declaration, in-process
     "fva": rows_scale.fva_row,             # FVA of iMM904 over 2 replicas vs 1
     "throughput": rows_scale.throughput_row,  # many clients, 2 workers vs 1
     "memory": rows_scale.memory_rows,      # cold start, RSS after 10,000 mixed requests vs 100
