@@ -12,10 +12,10 @@ export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 install: $(STAMP)
 
-$(STAMP): services/pyproject.toml vm_client/pyproject.toml requirements-dev.txt
+$(STAMP): common/pyproject.toml services/pyproject.toml vm_client/pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e 'services[static,dynamic]' -e 'vm_client[plot]' -r requirements-dev.txt
+	$(PY) -m pip install -q -e common -e 'services[static,dynamic]' -e 'vm_client[plot]' -r requirements-dev.txt
 	touch $(STAMP)
 
 tools:

@@ -2,7 +2,7 @@
 write ``docs/conformance.md`` (the table by suite tag). ``--baseline`` also records the cases that
 pass through the services in ``tests/conformance/baseline.json`` (the conformance test keeps them).
 
-    PYTHONPATH=services:vm_client:tests .venv/bin/python scripts/conformance_report.py [--baseline]
+    PYTHONPATH=common:services:vm_client:tests .venv/bin/python scripts/conformance_report.py [--baseline]
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ import logging
 
 from flask import Flask
 
-from bioxen_vm.bytecode import load_manifest
+from bioxen_common.manifest import load_manifest
+from bioxen_common.names import SERVICES
 
-from . import SERVICES, docs, health, web
+from . import docs, health, web
 from .dataplane import DataPlane
 from .settings import Settings
 from .supervisor import Supervisor

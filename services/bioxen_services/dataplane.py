@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from bioxen_vm.bytecode import Manifest
 from flask import g, request
+
+from bioxen_common.manifest import Manifest
 
 from . import SERVICE_NAMES, metrics
 from .errors import ServiceError

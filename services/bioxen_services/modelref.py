@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .cache import sha256_text
+from bioxen_common.modeltext import sha256_text
 
 #: the largest magnitude accepted for a flux bound, a medium uptake bound, a dFBA concentration or vmax.
 #: GLPK aborts the whole process (``Assertion failed: teta >= 0.0``) on bounds near 1e308 (5e307 and

@@ -1,8 +1,9 @@
 """Production server: one front process per replica, serving the Flask app on waitress, with the
 engines in supervised processes (:mod:`.supervisor`).
 
-``bioxen serve static|dynamic`` calls :func:`serve`; the calling process is the front (in a container,
-PID 1, so it receives SIGTERM). Why waitress: its I/O thread reads each request whole (headers and
+``python -m bioxen_services serve static|dynamic`` (:mod:`.__main__`, which ``bioxen serve`` executes in
+its own process) calls :func:`serve`; the calling process is the front (in a container, PID 1, so it
+receives SIGTERM). Why waitress: its I/O thread reads each request whole (headers and
 body) before a handler thread sees it, and buffers answers, so a client that dribbles its request or
 never reads its answer holds a socket, never a thread; ``/healthz``, ``/readyz`` and ``/metrics`` are
 answered by the front's own threads whatever the engines are doing. On top of waitress:
@@ -29,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from . import SERVICES
+from bioxen_common.names import SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _close_slow_requests(server, read_timeout: float) -> None:
 
 
 def serve(service: str, host: str = "0.0.0.0", port: int = 8000, engines: int | None = None,
-          timeout: float | None = None, metrics_dir: str | None = None, log_level: str = "info") -> None:
+          timeout: float | None = None, metrics_dir: str | None = None) -> None:
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
     os.environ.update({k: os.environ.get(k, v) for k, v in THREAD_ENV.items()})

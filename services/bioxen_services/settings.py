@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from bioxen_vm.bytecode import default_dir
+from bioxen_common.manifest import SHIPPED_DIR
+from bioxen_common.token import resolve_token
 
 _MIB = 1024 * 1024
 
@@ -15,7 +16,8 @@ _MIB = 1024 * 1024
 class Settings:
     """Limits and switches of one service process. Every field has an env var ``BIOXEN_<NAME>``."""
 
-    bytecode_dir: Path = field(default_factory=default_dir)
+    #: the shipped models and their manifest (default: those packaged with bioxen-common)
+    bytecode_dir: Path = SHIPPED_DIR
     #: largest request body accepted, compressed or after gunzip (genome-scale SBML is 10-20 MB)
     max_body_bytes: int = 64 * _MIB
     #: deepest JSON nesting accepted
@@ -57,7 +59,8 @@ class Settings:
     preload: str = "all"
     #: when set, compute endpoints need "Authorization: Bearer <token>"; health and metrics stay open
     api_token: str = ""
-    #: a file holding the token (a mounted Kubernetes Secret); read once at start-up, wins over api_token
+    #: a file holding the token (a mounted Kubernetes Secret); read once at start-up, wins over api_token.
+    #: A file that cannot be read or holds only white space stops the start-up (bioxen_common.token)
     api_token_file: str = ""
 
     @classmethod
@@ -75,8 +78,7 @@ class Settings:
             except ValueError:
                 raise ValueError(f"BIOXEN_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
         values.update(overrides)
-        if values.get("api_token_file"):
-            values["api_token"] = read_token_file(str(values["api_token_file"]))
+        values["api_token"] = resolve_token(values.get("api_token"), values.get("api_token_file")) or ""
         settings = cls(**values)
         settings.check()
         return settings
@@ -107,14 +109,3 @@ class Settings:
         if unknown:
             raise ValueError(f"BIOXEN_PRELOAD names unknown models {unknown}; known: {available}")
         return wanted
-
-
-def read_token_file(path: str) -> str:
-    """The bearer token in ``path`` (surrounding white space removed); a clear error if it is unusable."""
-    try:
-        token = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} cannot be read: {exc.strerror}") from None
-    if not token:
-        raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} is empty")
-    return token

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from bioxen_common.modeltext import sha256_text
+
 from . import metrics
-from .cache import LRUCache, sha256_text
+from .cache import LRUCache
 from .errors import InvalidModel, ModelNotCached, UnknownModel
 from .settings import Settings
 from .modelref import ModelRef

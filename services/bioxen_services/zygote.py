@@ -121,7 +121,7 @@ def _threads() -> int:
 
 
 def template_main(service: str, control_fd: int) -> None:
-    from bioxen_vm.bytecode import load_manifest
+    from bioxen_common.manifest import load_manifest
 
     from .settings import Settings
 

@@ -19,7 +19,7 @@ import requests
 
 from bioxen_vm.cli import build_parser
 from chart_support import RELEASE, named, render
-from support import BIN, BYTECODE, ROOT, free_port
+from support import BIN, ROOT, free_port
 
 IMAGES = {"static": ROOT / "Dockerfile.static", "dynamic": ROOT / "Dockerfile.dynamic", "vm": ROOT / "Dockerfile.vm"}
 SERVICES = ("static", "dynamic")
@@ -66,7 +66,7 @@ def test_multi_stage_on_the_tests_python(name):
 def test_dependency_files_are_copied_before_the_source(name):
     commands = parse(name)
     copies = [c.value[0] for c in instructions(commands, "COPY") if not c.flags]
-    first_source = min(i for i, src in enumerate(copies) if src.rstrip("/") in ("services", "vm_client"))
+    first_source = min(i for i, src in enumerate(copies) if src.rstrip("/") in ("common", "services", "vm_client"))
     deps = [i for i, src in enumerate(copies) if src.endswith("pyproject.toml")]
     assert deps and max(deps) < first_source, copies
     # and the dependencies are installed between the two
@@ -76,17 +76,20 @@ def test_dependency_files_are_copied_before_the_source(name):
 
 
 @pytest.mark.parametrize("name", IMAGES)
-def test_numeric_non_root_user_and_baked_bytecode(name):
+def test_numeric_non_root_user_and_packaged_bytecode(name):
     commands = parse(name)
     final = final_stage(commands)
     users = instructions(final, "USER")
     assert users, "the runtime stage must set USER"
     uid, _, gid = users[-1].value[0].partition(":")
     assert uid.isdigit() and int(uid) >= 10000 and (not gid or gid.isdigit())
-    env = env_of(commands)
-    assert env["BIOXEN_BYTECODE_DIR"] == "/opt/bioxen/bytecode"
-    assert any(c.value == ("bytecode/", "/opt/bioxen/bytecode/") for c in instructions(final, "COPY"))
-    assert (BYTECODE / "manifest.json").is_file()
+    # the shipped models are package data of bioxen_common, installed with the source: no second copy,
+    # and nothing to point at them
+    assert "BIOXEN_BYTECODE_DIR" not in env_of(commands)
+    assert not any("bytecode" in part for c in instructions(commands, "COPY") for part in c.value)
+    [install] = [c for c in instructions(commands, "RUN") if "--target /opt/bioxen/app" in c.value[0]]
+    assert "./common" in install.value[0].split()
+    assert (ROOT / "common" / "bioxen_common" / "bytecode" / "manifest.json").is_file()
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -128,7 +131,7 @@ def test_entrypoint_command_serves_locally(service):
     host, port = "127.0.0.1", free_port()
     metrics_dir = tempfile.mkdtemp(prefix=f"bioxen-smoke-{service}-")
     argv = _local_argv(service, host, port, metrics_dir)
-    env = {**os.environ, **env_of(parse(service)), "BIOXEN_BYTECODE_DIR": str(BYTECODE),
+    env = {**{k: v for k, v in os.environ.items() if k != "BIOXEN_BYTECODE_DIR"}, **env_of(parse(service)),
            "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -3,6 +3,8 @@ kubelet and Prometheus."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
@@ -90,6 +92,28 @@ def test_unreadable_token_file_stops_start_up(tmp_path):
 
     with pytest.raises(ValueError, match="BIOXEN_API_TOKEN_FILE=.*cannot be read"):
         Settings.from_env({"BIOXEN_API_TOKEN_FILE": str(tmp_path / "missing")})
-    (tmp_path / "empty").write_text("\n")
-    with pytest.raises(ValueError, match="is empty"):
-        Settings.from_env({"BIOXEN_API_TOKEN_FILE": str(tmp_path / "empty")})
+
+
+@pytest.mark.parametrize("content", ["", "\n", " \t\r\n"])
+def test_an_empty_token_file_is_a_configuration_error_on_both_sides(tmp_path, content):
+    """One meaning (bioxen_common.token): an empty Secret is a mistake. The service refuses to start
+    (it would otherwise run open), the client refuses to be created (it would otherwise call anonymously);
+    both name the file."""
+    from bioxen_services.settings import Settings
+    from bioxen_vm import BiologicalComputationClient
+
+    token_file = tmp_path / "token"
+    token_file.write_text(content)
+    env = {"BIOXEN_API_TOKEN_FILE": str(token_file), "BIOXEN_API_TOKEN": TOKEN}  # the file wins
+    message = re.escape(f"BIOXEN_API_TOKEN_FILE='{token_file}' is empty")
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(env)
+    with pytest.raises(ValueError, match=message):
+        BiologicalComputationClient("http://127.0.0.1:9", "http://127.0.0.1:9", environ=env)
+    if not content:  # and the real server stops at start-up, saying why
+        proc = ServiceProcess("dynamic", workers=1, preload="none", env=env)
+        try:
+            with pytest.raises(RuntimeError, match=message):
+                proc.start(wait=60)
+        finally:
+            proc.stop()

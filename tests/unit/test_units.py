@@ -6,11 +6,12 @@ import json
 import shutil
 
 import pytest
+
+from bioxen_common.manifest import load_manifest
 from bioxen_services.api.static import FbaRequest
 from bioxen_services.cache import LRUCache
 from bioxen_services.errors import ValidationError
 from bioxen_services.settings import Settings
-from bioxen_vm.bytecode import load_manifest
 from support import BYTECODE
 
 

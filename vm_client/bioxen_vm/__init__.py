@@ -4,9 +4,9 @@ Public API: :func:`create_bio_vm`, :class:`BiologicalComputationClient`,
 :class:`BiologicalComputationHypervisor`, :func:`get_chassis_config`.
 Nothing here imports cobra or tellurium; the package installs and runs without them.
 
-Names are imported lazily (PEP 562): ``bioxen serve`` and the services import ``bioxen_vm.cli`` and
-``bioxen_vm.bytecode``, and must not import ``prometheus_client`` before the server has set
-``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client chooses its value storage at import time).
+Names are imported lazily (PEP 562), so ``import bioxen_vm`` and the ``bioxen`` command stay quick.
+What the services share with the VMs (the manifest, service names, hashing, the token) is in
+``bioxen_common``; this package never imports ``bioxen_services``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The ``bioxen`` command.
 
-``bioxen serve static|dynamic`` starts a computation service (needs the ``bioxen-services``
-distribution with its engine extra); every other command is the lightweight VM side: ``demo``,
+``bioxen serve static|dynamic`` starts a computation service: it executes ``python -m bioxen_services``
+with the same arguments in its own process (needs the ``bioxen-services`` distribution with its engine
+extra; this package never imports it). Every other command is the lightweight VM side: ``demo``,
 ``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``, ``simulate``, ``scan``, ``dfba``.
 Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
 (needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
@@ -10,26 +11,28 @@ Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import logging
+import os
 import sys
 from pathlib import Path
 
-from .errors import BioXenError, ServiceError
+from bioxen_common import command
+from bioxen_common.names import SERVICES_PACKAGE
 
-log = logging.getLogger(__name__)
+from .errors import BioXenError, ServiceError
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        from bioxen_services.server import serve
-    except ImportError:
+    """Become ``python -m bioxen_services <the same arguments>``: one process, one PID (PID 1 in the
+    images, so the server itself receives SIGTERM)."""
+    if importlib.util.find_spec(SERVICES_PACKAGE) is None:
         print("bioxen serve needs the bioxen-services distribution "
               "(pip install 'bioxen-services[static]' or '[dynamic]')", file=sys.stderr)
         return 2
-    serve(args.service, host=args.host, port=args.port, engines=args.engines, timeout=args.timeout,
-          metrics_dir=args.metrics_dir, log_level=args.log_level)
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", SERVICES_PACKAGE, *args.argv])
 
 
 # -- argument helpers ------------------------------------------------------------------------------
@@ -340,20 +343,10 @@ def _command(sub, name: str, func, help_text: str, plot: bool = True) -> argpars
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bioxen", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
-                        help="default: info for serve and vm run, warning otherwise")
+    command.add_log_level(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="start a computation service (a front and supervised engine processes)")
-    serve.add_argument("service", choices=["static", "dynamic"])
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--engines", "--workers", dest="engines", type=int, default=None,
-                       help="engine processes (default: BIOXEN_ENGINES, else the CPUs available)")
-    serve.add_argument("--timeout", type=float, default=None,
-                       help="request deadline in seconds (default: BIOXEN_REQUEST_TIMEOUT_SECONDS, 60)")
-    serve.add_argument("--metrics-dir", default=None, help="Prometheus multiprocess directory")
-    serve.set_defaults(func=_serve)
+    command.add_serve_command(sub).set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="the service-based computation demo (starts local services if "
                                        "no endpoint is configured)")
@@ -434,11 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.log_level is None:
-        args.log_level = "info" if args.command in ("serve", "vm") else "warning"
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.argv = argv
+    if args.command == "serve":  # the services' entry point configures its own process
+        return args.func(args)
+    command.configure_logging(args.log_level or ("info" if args.command == "vm" else "warning"))
     try:
         return args.func(args)
     except argparse.ArgumentTypeError as exc:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import json
 import logging
 import math
@@ -34,6 +33,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from bioxen_common import modeltext
+from bioxen_common.token import token_from_env
 
 from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
@@ -53,11 +55,9 @@ Progress = Callable[[int, int], None]  # (items done, items total)
 
 
 # -- models ------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def sha256_text(text: str) -> str:
-    """The sha256 a model text is named by. Cached for the last few texts: hashing a genome-scale SBML
-    (7 MB) costs 7-16 ms, as much as the FBA it names (bench/RESULTS.md, row fba_inline_iMM904)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+#: the sha256 a model text is named by, cached for the last few texts: hashing a genome-scale SBML
+#: (7 MB) costs 7-16 ms, as much as the FBA it names (bench/RESULTS.md, row fba_inline_iMM904)
+sha256_text = functools.lru_cache(maxsize=4)(modeltext.sha256_text)
 
 
 def model_spec(model: str | dict) -> dict:
@@ -68,17 +68,6 @@ def model_spec(model: str | dict) -> dict:
         return dict(model)
     raise ValueError("model must be a shipped model id, {\"id\": ...}, {\"sha256\": ...}, "
                      "{\"sbml\": text} or {\"antimony\": text}")
-
-
-def _token_from(env) -> str | None:
-    """The bearer token: ``BIOXEN_API_TOKEN_FILE`` (a mounted Secret) or ``BIOXEN_API_TOKEN``."""
-    path = env.get("BIOXEN_API_TOKEN_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip() or None
-        except OSError as exc:
-            raise ValueError(f"BIOXEN_API_TOKEN_FILE={path!r} cannot be read: {exc.strerror}") from None
-    return env.get("BIOXEN_API_TOKEN") or None
 
 
 def load_model_file(path: str | Path) -> dict:
@@ -111,7 +100,7 @@ class BiologicalComputationClient:
         self.backoff_max = backoff_max
         self.concurrency = max(1, concurrency)
         env = os.environ if environ is None else environ
-        self.token = token if token is not None else _token_from(env)
+        self.token = token if token is not None else token_from_env(env)
         self.transport = transport or HTTPTransport()
         self.pools = {
             service: discovery.EndpointPool(service, discovery.source_for(service, explicit, env),

@@ -4,13 +4,12 @@ Health check; FBA for an E. coli VM; a kinetic gene-expression run; a yeast VM; 
 (``ecoli_vm_1``, ``ecoli_vm_2``, ``yeast_vm_1``) running concurrently against the same services; an
 enhanced VM's cache; and what happens when a service is down (an honest, degraded result, and a strict
 VM that raises). With no endpoints configured it starts both services locally on free ports with
-``bioxen serve`` (the embedded default) and stops them when done.
+``python -m bioxen_services serve`` (when that distribution is installed) and stops them when done.
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -20,13 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Callable
 
+from bioxen_common.names import SERVICES_PACKAGE
+
 from . import discovery
 from .client import BiologicalComputationClient
 from .errors import ServiceUnavailable
 from .transport import RequestsTransport, Timeout, TransportError
 from .vm import create_bio_vm
-
-log = logging.getLogger(__name__)
 
 DEMO_VMS = (("ecoli_vm_1", "ecoli", "basic"), ("ecoli_vm_2", "ecoli", "enhanced"),
             ("yeast_vm_1", "yeast", "basic"))
@@ -64,18 +63,17 @@ def _wait_ready(url: str, proc: subprocess.Popen, log_path: str, wait: float) ->
 
 @contextmanager
 def local_service(service: str, host: str = "127.0.0.1", workers: int = 1, wait: float = 180.0):
-    """``bioxen serve <service>`` on a free port as a subprocess; yields its URL; stopped on exit."""
-    try:
-        import bioxen_services  # noqa: F401  (only to say clearly what is missing)
-    except ImportError:
+    """``python -m bioxen_services serve <service>`` on a free port as a subprocess; yields its URL;
+    stopped on exit."""
+    if importlib.util.find_spec(SERVICES_PACKAGE) is None:
         raise DemoError("no service endpoints are configured and the services are not installed here: "
                         "pass --static-url/--dynamic-url (e.g. through kubectl port-forward) or install "
-                        "bioxen-services[static,dynamic]") from None
+                        "bioxen-services[static,dynamic]")
     port = _free_port(host)
     url = f"http://{host}:{port}"
     metrics_dir = tempfile.mkdtemp(prefix=f"bioxen-demo-{service}-")
     log_path = metrics_dir + ".log"
-    cmd = [sys.executable, "-m", "bioxen_vm.cli", "--log-level", "warning", "serve", service, "--host", host,
+    cmd = [sys.executable, "-m", SERVICES_PACKAGE, "--log-level", "warning", "serve", service, "--host", host,
            "--port", str(port), "--workers", str(workers), "--metrics-dir", metrics_dir]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
@@ -198,7 +196,3 @@ def main(static_url=None, dynamic_url=None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=os.environ.get("BIOXEN_LOG_LEVEL", "WARNING"))
-    sys.exit(main())

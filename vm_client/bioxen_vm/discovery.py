@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from bioxen_common.names import DEFAULT_PORT, SERVICES
+
 log = logging.getLogger(__name__)
 
-SERVICES = ("static", "dynamic")
 ENV_URLS = {"static": "BIOXEN_STATIC_URL", "dynamic": "BIOXEN_DYNAMIC_URL"}
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: seconds a failed endpoint stays out of rotation before it gets another chance (doubles per failure)
@@ -83,7 +84,7 @@ class ClusterSettings:
     release: str = "bioxen"
     namespace: str | None = None
     domain: str = "cluster.local"
-    port: int = 8000
+    port: int = DEFAULT_PORT
     dns_server: str | None = None  # host[:port]; tests point this at a loopback dnsmasq
     ttl_max: float = DNS_TTL_MAX_SECONDS
 
@@ -93,7 +94,7 @@ class ClusterSettings:
         namespace = env.get("POD_NAMESPACE") or None
         if namespace is None and NAMESPACE_FILE.is_file():
             namespace = NAMESPACE_FILE.read_text().strip() or None
-        port = env.get("BIOXEN_SERVICE_PORT", "8000")
+        port = env.get("BIOXEN_SERVICE_PORT", str(DEFAULT_PORT))
         try:
             port_number = int(port)
         except ValueError:

@@ -20,7 +20,8 @@ import logging
 import threading
 import time
 
-from .bytecode import default_manifest
+from bioxen_common.manifest import default_manifest
+
 from .client import BiologicalComputationClient
 from .hypervisor import BiologicalComputationHypervisor
 

@@ -1,9 +1,10 @@
-"""The biological bytecode manifest: chassis -> metabolic model, objective, kinetic programs.
+"""The biological bytecode and its manifest: chassis -> metabolic model, objective, kinetic programs.
 
-The manifest (``bytecode/manifest.json``) is the one place that says which model each chassis runs.
-The services read it at start-up to know which models to load; the VM side reads it to describe a
-chassis. Its folder is found from ``BIOXEN_BYTECODE_DIR``, else the ``bytecode/`` folder of a source
-checkout, else ``/opt/bioxen/bytecode`` (where the images put it).
+The shipped models, programs and ``manifest.json`` (the one place that says which model each chassis
+runs) are package data of this package, in its ``bytecode/`` folder, as cobrapy ships its models: an
+installed package finds them with no checkout. The services read the manifest at start-up to know which
+models to load; a VM reads it to describe its chassis. ``BIOXEN_BYTECODE_DIR`` points both at another
+folder of the same layout.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 ENV_DIR = "BIOXEN_BYTECODE_DIR"
-IMAGE_DIR = Path("/opt/bioxen/bytecode")
+#: the models shipped with this package
+SHIPPED_DIR = Path(__file__).resolve().parent / "bytecode"
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,10 @@ class Manifest:
             raise ValueError(f"unknown chassis {name!r}; supported: {supported}") from None
 
 
-def default_dir() -> Path:
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[2] / "bytecode"
-    if (checkout / "manifest.json").is_file():
-        return checkout
-    return IMAGE_DIR
+def default_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``BIOXEN_BYTECODE_DIR`` when set, else the models shipped with this package."""
+    value = (os.environ if environ is None else environ).get(ENV_DIR)
+    return Path(value) if value else SHIPPED_DIR
 
 
 def load_manifest(root: Path | str | None = None) -> Manifest:
@@ -102,4 +101,5 @@ def load_manifest(root: Path | str | None = None) -> Manifest:
 
 @lru_cache(maxsize=1)
 def default_manifest() -> Manifest:
+    """The manifest of :func:`default_dir`, read once."""
     return load_manifest()
