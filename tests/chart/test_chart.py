@@ -154,21 +154,22 @@ def test_release_name_changes_every_service_name():
 
 
 def test_client_default_dns_names_equal_the_chart_service_names(objects):
-    discovery = pytest.importorskip("bioxen_vm.discovery", reason="bioxen_vm.discovery not written yet")
-    settings = discovery.ClusterSettings.from_env({"POD_NAMESPACE": NAMESPACE})
+    from bioxen_vm.settings import ClientSettings
+
+    settings = ClientSettings.from_env({"POD_NAMESPACE": NAMESPACE})
     services = {s["metadata"]["name"]: s for s in by_kind(objects, "Service")}
     for svc in SERVICES:
         host = settings.hostname(svc)
         name, namespace = host.split(".")[:2]
         assert name in services and services[name]["spec"]["clusterIP"] == "None", host
         assert namespace == services[name]["metadata"]["namespace"]
-        assert settings.port == services[name]["spec"]["ports"][0]["port"]
+        assert settings.service_port == services[name]["spec"]["ports"][0]["port"]
     # and the VM pods hand the client the release the Services were named after
     for dep in [d for d in by_kind(objects, "Deployment") if "-vm-" in d["metadata"]["name"]]:
         env = _env(_container(dep["spec"]["template"]["spec"]))
         assert env["BIOXEN_RELEASE"]["value"] == RELEASE
         assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
-        assert int(env["BIOXEN_SERVICE_PORT"]["value"]) == settings.port
+        assert int(env["BIOXEN_SERVICE_PORT"]["value"]) == settings.service_port
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bioxen_vm import BiologicalComputationClient, ServiceUnavailable
-from bioxen_vm.discovery import (ClusterSettings, DnsSource, EndpointPool, StaticSource, source_for,
-                                 split_urls)
+from bioxen_vm.discovery import DnsSource, EndpointPool, StaticSource, source_for
+from bioxen_vm.settings import ClientSettings, split_urls
 from client_support import FakeClock, cluster_name
 from client_support import DYNAMIC_HOSTS, STATIC_HOSTS
 
@@ -22,7 +22,7 @@ REFERENCE_GROWTH = 0.873922  # e_coli_core, default medium (DESIGN.md)
     (None, {"BIOXEN_STATIC_URL": " , "}, None),
 ])
 def test_discovery_order_explicit_then_environment_then_dns(explicit, environ, expected):
-    source = source_for("static", explicit, {"POD_NAMESPACE": "lab", **environ})
+    source = source_for("static", explicit, ClientSettings.from_env({"POD_NAMESPACE": "lab", **environ}))
     if expected is None:
         assert isinstance(source, DnsSource)
         assert source.hostname == "bioxen-static.lab.svc.cluster.local"
@@ -32,12 +32,12 @@ def test_discovery_order_explicit_then_environment_then_dns(explicit, environ, e
 
 
 def test_cluster_settings_follow_the_chart_naming_contract():
-    settings = ClusterSettings.from_env({"BIOXEN_RELEASE": "prod", "POD_NAMESPACE": "cells",
-                                         "BIOXEN_CLUSTER_DOMAIN": "example.org", "BIOXEN_SERVICE_PORT": "9000"})
+    settings = ClientSettings.from_env({"BIOXEN_RELEASE": "prod", "POD_NAMESPACE": "cells",
+                                        "BIOXEN_CLUSTER_DOMAIN": "example.org", "BIOXEN_SERVICE_PORT": "9000"})
     assert settings.hostname("dynamic") == "prod-dynamic.cells.svc.example.org"
-    assert settings.port == 9000 and settings.in_cluster
+    assert settings.service_port == 9000 and settings.in_cluster
     with pytest.raises(ValueError, match="BIOXEN_SERVICE_PORT"):
-        ClusterSettings.from_env({"BIOXEN_SERVICE_PORT": "eighty"})
+        ClientSettings.from_env({"BIOXEN_SERVICE_PORT": "eighty"})
 
 
 def test_split_urls_normalises():
@@ -76,13 +76,13 @@ def test_dns_source_returns_every_a_record_and_the_ttl(dns_server, replica_port)
 def test_dns_answers_are_kept_no_longer_than_the_ceiling(dns_server, replica_port):
     # Docker's embedded DNS answers with TTL 600 s: the ceiling (BIOXEN_DNS_TTL_MAX_SECONDS, default 5 s)
     # bounds how long a new replica stays unseen
-    source = source_for("static", environ={"POD_NAMESPACE": "default", "BIOXEN_DNS_SERVER": dns_server.address,
-                                           "BIOXEN_SERVICE_PORT": str(replica_port),
-                                           "BIOXEN_DNS_TTL_MAX_SECONDS": "0.25"})
+    source = source_for("static", settings=ClientSettings.from_env({
+        "POD_NAMESPACE": "default", "BIOXEN_DNS_SERVER": dns_server.address,
+        "BIOXEN_SERVICE_PORT": str(replica_port), "BIOXEN_DNS_TTL_MAX_SECONDS": "0.25"}))
     assert source.resolve()[1] == 0.25
-    assert ClusterSettings.from_env({}).ttl_max == 5.0
+    assert ClientSettings.from_env({}).dns_ttl_max == 5.0
     with pytest.raises(ValueError, match="BIOXEN_DNS_TTL_MAX_SECONDS"):
-        ClusterSettings.from_env({"BIOXEN_DNS_TTL_MAX_SECONDS": "soon"})
+        ClientSettings.from_env({"BIOXEN_DNS_TTL_MAX_SECONDS": "soon"})
 
 
 def test_requests_spread_over_all_replicas_found_in_dns(cluster_env, static_replicas, dynamic_replicas):

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from bioxen_vm.discovery import DNS_TTL_MAX_SECONDS
+from bioxen_vm.settings import DNS_TTL_MAX_SECONDS
 from containers_support import TOKEN, attribute, record_facts, served, vm_outcomes, wait_for
 from kubelet import docker, env_pairs
 from support import MODELS, metric_value

@@ -21,7 +21,7 @@ _EXPORTS = {
     "ComputationTimeout": "errors", "ServerError": "errors",
     "ServiceError": "errors", "ServiceTimeout": "errors", "ServiceUnavailable": "errors",
     "BiologicalComputationHypervisor": "hypervisor",
-    "MockTransport": "transport", "Timeout": "transport",
+    "MockTransport": "transport", "ClientSettings": "settings", "Timeout": "settings",
     "BIOLOGICAL_TYPES": "vm", "VM_TYPES": "vm", "BasicBiologicalVM": "vm", "EnhancedBiologicalVM": "vm",
     "LightweightBiologicalVM": "vm", "VMStateError": "vm", "create_bio_vm": "vm", "get_chassis_config": "vm",
     "run_service_based_computation_demo": "demo",

@@ -21,6 +21,7 @@ from bioxen_common import command
 from bioxen_common.names import SERVICES_PACKAGE
 
 from .errors import BioXenError, ServiceError
+from .settings import ClientSettings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -321,8 +322,10 @@ def _endpoint_args(p: argparse.ArgumentParser) -> None:
                    "(default: BIOXEN_STATIC_URL, then cluster DNS)")
     p.add_argument("--dynamic-url", default=None, help="dynamic service URL(s), comma-separated "
                    "(default: BIOXEN_DYNAMIC_URL, then cluster DNS)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for an answer")
-    p.add_argument("--retries", type=int, default=3, help="retries on connection errors and 503")
+    p.add_argument("--timeout", type=float, default=None,
+                   help=f"seconds to wait for an answer (default: {ClientSettings.timeout.read:g})")
+    p.add_argument("--retries", type=int, default=None,
+                   help=f"retries on connection errors and 503 (default: {ClientSettings.retries})")
 
 
 def _output_args(p: argparse.ArgumentParser, plot: bool = True) -> None:

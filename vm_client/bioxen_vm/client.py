@@ -1,6 +1,8 @@
 """The computation client: every request a VM makes to the static (COBRApy) and dynamic
 (RoadRunner) services goes through :class:`BiologicalComputationClient`.
 
+- settings (endpoints, timeouts, retries, token, DNS) are read once into a
+  :class:`~bioxen_vm.settings.ClientSettings` (``settings=``, else from the environment);
 - endpoints come from :mod:`bioxen_vm.discovery` (explicit > environment > cluster DNS) and are used
   in shuffled round-robin order;
 - every request has a finite timeout; a request that never reached a service (connect refused, DNS,
@@ -26,7 +28,6 @@ import gzip
 import json
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -35,12 +36,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bioxen_common import modeltext
-from bioxen_common.token import token_from_env
 
 from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
-from .transport import HTTPTransport, Timeout, TransportError
+from .settings import ClientSettings, Timeout
+from .transport import HTTPTransport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -89,21 +90,20 @@ class BiologicalComputationClient:
 
     def __init__(self, static_service_url: str | Sequence[str] | None = None,
                  dynamic_service_url: str | Sequence[str] | None = None, *,
-                 timeout: Timeout | float | tuple[float, float] | None = None, retries: int = 3,
-                 backoff: float = 0.05, backoff_max: float = 2.0, concurrency: int = 8,
+                 settings: ClientSettings | None = None,
+                 timeout: Timeout | float | tuple[float, float] | None = None, retries: int | None = None,
+                 backoff: float | None = None, backoff_max: float | None = None, concurrency: int | None = None,
                  token: str | None = None, transport=None, environ=None, clock=time.monotonic):
-        if retries < 0:
-            raise ValueError(f"retries must be at least 0, got {retries}")
-        self.timeout = Timeout.of(timeout)
-        self.retries = retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
-        self.concurrency = max(1, concurrency)
-        env = os.environ if environ is None else environ
-        self.token = token if token is not None else token_from_env(env)
+        """``settings`` default to :meth:`ClientSettings.from_env` of ``environ`` (default: the process
+        environment); the URLs and keyword arguments given here override them (None: keep)."""
+        if settings is not None and environ is not None:
+            raise TypeError("give settings or environ, not both")
+        settings = settings or ClientSettings.from_env(environ)
+        self.settings = settings.replace(timeout=timeout, retries=retries, backoff=backoff,
+                                         backoff_max=backoff_max, concurrency=concurrency, token=token)
         self.transport = transport or HTTPTransport()
         self.pools = {
-            service: discovery.EndpointPool(service, discovery.source_for(service, explicit, env),
+            service: discovery.EndpointPool(service, discovery.source_for(service, explicit, self.settings),
                                             clock=clock, on_change=metrics.set_endpoints)
             for service, explicit in (("static", static_service_url), ("dynamic", dynamic_service_url))
         }
@@ -134,8 +134,8 @@ class BiologicalComputationClient:
     # -- one request ---------------------------------------------------------------------------------
     def _encode(self, payload) -> tuple[bytes | None, dict[str, str]]:
         headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
         if payload is None:
             return None, headers
         body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
@@ -146,7 +146,7 @@ class BiologicalComputationClient:
         return body, headers
 
     def _sleep_before_retry(self, attempt: int) -> None:
-        cap = min(self.backoff_max, self.backoff * 2 ** attempt)
+        cap = min(self.settings.backoff_max, self.settings.backoff * 2 ** attempt)
         time.sleep(self._rng.uniform(cap / 2, cap))  # "equal jitter": never zero, never in lockstep
 
     def _replica_gone(self, url: str, probes: int = 3) -> bool:
@@ -168,8 +168,8 @@ class BiologicalComputationClient:
                 timeout: Timeout | None = None, retries: int | None = None) -> Any:
         """One call with failover: the decoded JSON answer, or a :class:`BioXenError`."""
         pool = self.pools[service]
-        timeout = timeout or self.timeout
-        retries = self.retries if retries is None else retries
+        timeout = timeout or self.settings.timeout
+        retries = self.settings.retries if retries is None else retries
         body, headers = self._encode(payload)
         tried: list[str] = []
         last = "no endpoints known"
@@ -236,7 +236,7 @@ class BiologicalComputationClient:
     def _pool_executor(self) -> ThreadPoolExecutor:
         with self._executor_lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bioxen-fanout")
+                self._executor = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="bioxen-fanout")
             return self._executor
 
     def fan_out(self, service: str, path: str, bodies: list[dict], sizes: list[int],
@@ -293,7 +293,7 @@ class BiologicalComputationClient:
             urls = pool.endpoints()
         except discovery.DiscoveryError:
             return False
-        quick = Timeout(min(self.timeout.connect, 2.0), min(self.timeout.read, 5.0))
+        quick = Timeout(min(self.settings.timeout.connect, 2.0), min(self.settings.timeout.read, 5.0))
         for url in urls:
             try:
                 resp = self.transport.request("GET", url + "/health", timeout=quick)

@@ -12,52 +12,31 @@ failed until it has been quiet for a back-off period (then gives it one more cha
 is back), and, for DNS sources, re-resolves when the answer's TTL has expired or an endpoint failed.
 An answer is kept at most ``BIOXEN_DNS_TTL_MAX_SECONDS`` (5 s, CoreDNS's default TTL) whatever TTL the
 server gives: Docker's embedded DNS answers with 600 s, which would hide a new replica for ten minutes.
+What comes from the environment is read once into :class:`~bioxen_vm.settings.ClientSettings`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
-from bioxen_common.names import DEFAULT_PORT, SERVICES
+from .settings import DNS_TTL_MAX_SECONDS, ENV_URLS, ClientSettings, split_urls
 
 log = logging.getLogger(__name__)
 
-ENV_URLS = {"static": "BIOXEN_STATIC_URL", "dynamic": "BIOXEN_DYNAMIC_URL"}
-NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: seconds a failed endpoint stays out of rotation before it gets another chance (doubles per failure)
 DEAD_BACKOFF_SECONDS = 2.0
 DEAD_BACKOFF_MAX_SECONDS = 30.0
 #: shortest interval between two DNS look-ups of one name (a TTL of 0 must not mean a query per request)
 MIN_RESOLVE_INTERVAL_SECONDS = 0.5
-#: longest time a DNS answer is kept, whatever its TTL (BIOXEN_DNS_TTL_MAX_SECONDS)
-DNS_TTL_MAX_SECONDS = 5.0
 
 
 class DiscoveryError(Exception):
     """No endpoint could be found for a service (empty configuration or a DNS failure)."""
-
-
-def split_urls(value: str | Sequence[str] | None) -> list[str]:
-    """``"http://a, http://b"`` or ``["http://a", "http://b"]`` -> normalised URL list."""
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    urls = []
-    for item in items:
-        item = item.strip().rstrip("/")
-        if not item:
-            continue
-        if "://" not in item:
-            item = "http://" + item
-        urls.append(item)
-    return urls
 
 
 # -- sources ---------------------------------------------------------------------------------------
@@ -75,46 +54,6 @@ class StaticSource:
 
     def describe(self) -> str:
         return f"{self.origin}: {', '.join(self.urls)}"
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """How this pod finds the chart's headless Services (read once from the environment)."""
-
-    release: str = "bioxen"
-    namespace: str | None = None
-    domain: str = "cluster.local"
-    port: int = DEFAULT_PORT
-    dns_server: str | None = None  # host[:port]; tests point this at a loopback dnsmasq
-    ttl_max: float = DNS_TTL_MAX_SECONDS
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
-        env = os.environ if environ is None else environ
-        namespace = env.get("POD_NAMESPACE") or None
-        if namespace is None and NAMESPACE_FILE.is_file():
-            namespace = NAMESPACE_FILE.read_text().strip() or None
-        port = env.get("BIOXEN_SERVICE_PORT", str(DEFAULT_PORT))
-        try:
-            port_number = int(port)
-        except ValueError:
-            raise ValueError(f"BIOXEN_SERVICE_PORT={port!r} is not a port number") from None
-        ttl_max = env.get("BIOXEN_DNS_TTL_MAX_SECONDS", str(DNS_TTL_MAX_SECONDS))
-        try:
-            ttl_max_seconds = float(ttl_max)
-        except ValueError:
-            raise ValueError(f"BIOXEN_DNS_TTL_MAX_SECONDS={ttl_max!r} is not a number of seconds") from None
-        return cls(release=env.get("BIOXEN_RELEASE", "bioxen"), namespace=namespace,
-                   domain=env.get("BIOXEN_CLUSTER_DOMAIN", "cluster.local"), port=port_number,
-                   dns_server=env.get("BIOXEN_DNS_SERVER") or None, ttl_max=ttl_max_seconds)
-
-    @property
-    def in_cluster(self) -> bool:
-        """True when a namespace is known (a pod) or a DNS server was named explicitly (tests)."""
-        return self.namespace is not None or self.dns_server is not None
-
-    def hostname(self, service: str) -> str:
-        return f"{self.release}-{service}.{self.namespace or 'default'}.svc.{self.domain}"
 
 
 class DnsSource:
@@ -157,26 +96,23 @@ class DnsSource:
 
 
 def source_for(service: str, explicit: str | Sequence[str] | None = None,
-               environ: Mapping[str, str] | None = None):
+               settings: ClientSettings | None = None):
     """The endpoint source of one service, following the discovery order."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; supported: {', '.join(SERVICES)}")
+    settings = settings or ClientSettings.from_env()
+    configured = settings.urls(service)
     urls = split_urls(explicit)
     if urls:
         return StaticSource(urls, "explicit")
-    env = os.environ if environ is None else environ
-    urls = split_urls(env.get(ENV_URLS[service]))
-    if urls:
-        return StaticSource(urls, ENV_URLS[service])
-    cluster = ClusterSettings.from_env(env)
-    return DnsSource(cluster.hostname(service), cluster.port, cluster.dns_server, ttl_max=cluster.ttl_max)
+    if configured:
+        return StaticSource(configured, ENV_URLS[service])
+    return DnsSource(settings.hostname(service), settings.service_port, settings.dns_server,
+                     ttl_max=settings.dns_ttl_max)
 
 
-def endpoints_configured(service: str, explicit=None, environ: Mapping[str, str] | None = None) -> bool:
+def endpoints_configured(service: str, explicit=None, settings: ClientSettings | None = None) -> bool:
     """Whether discovery has anything to go on (explicit, environment, or running in a cluster)."""
-    env = os.environ if environ is None else environ
-    return bool(split_urls(explicit) or split_urls(env.get(ENV_URLS[service]))
-                or ClusterSettings.from_env(env).in_cluster)
+    settings = settings or ClientSettings.from_env()
+    return bool(split_urls(explicit) or settings.urls(service) or settings.in_cluster)
 
 
 # -- the pool ----------------------------------------------------------------------------------------

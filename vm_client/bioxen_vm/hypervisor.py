@@ -11,14 +11,13 @@ anything else                                          symbolic (in the VM)  non
 
 When a service cannot be reached the process still runs symbolically, but the result says so:
 ``execution_type: "symbolic"``, ``degraded: true``, ``degraded_reason``, a warning in the log and
-``bioxen_vm_fallbacks_total`` incremented; no numbers are made up. ``strict=True`` (or
-``BIOXEN_STRICT=1``) raises :class:`~bioxen_vm.errors.ServiceUnavailable` instead.
+``bioxen_vm_fallbacks_total`` incremented; no numbers are made up. ``strict=True`` (default: the
+client's settings, ``BIOXEN_STRICT=1``) raises :class:`~bioxen_vm.errors.ServiceUnavailable` instead.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 
@@ -62,10 +61,6 @@ def route(process_code: str) -> Route:
     if code.startswith("kinetic_") or "dynamic" in code:
         return ROUTES["kinetic"]
     return ROUTES["symbolic"]
-
-
-def strict_from_env() -> bool:
-    return os.environ.get("BIOXEN_STRICT", "").strip().lower() in ("1", "true", "yes")
 
 
 # -- requests and summaries per route -----------------------------------------------------------------
@@ -127,7 +122,7 @@ class BiologicalComputationHypervisor:
         self._owns_client = client is None
         self.client = client or BiologicalComputationClient(static_service_url, dynamic_service_url,
                                                             **client_options)
-        self.strict = strict_from_env() if strict is None else strict
+        self.strict = self.client.settings.strict if strict is None else strict
 
     def close(self) -> None:
         if self._owns_client:

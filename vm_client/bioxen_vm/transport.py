@@ -28,33 +28,13 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from .settings import Timeout
+
 
 try:  # answers can carry thousands of fluxes or time points: orjson decodes them ~10x faster
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - orjson is a declared dependency, json is the fallback
     _loads = json.loads
-
-
-@dataclass(frozen=True)
-class Timeout:
-    """Seconds to wait to connect and to wait for an answer; both finite."""
-
-    connect: float = 3.0
-    read: float = 120.0
-
-    @classmethod
-    def of(cls, value: "Timeout | float | tuple[float, float] | None") -> "Timeout":
-        if value is None:
-            return cls()
-        if isinstance(value, Timeout):
-            timeout = value
-        elif isinstance(value, tuple):
-            timeout = cls(float(value[0]), float(value[1]))
-        else:
-            timeout = cls(min(float(value), cls.connect), float(value))
-        if not (0 < timeout.connect < float("inf") and 0 < timeout.read < float("inf")):
-            raise ValueError(f"timeouts must be positive and finite, got {timeout}")
-        return timeout
 
 
 @dataclass

@@ -57,7 +57,7 @@ class BasicBiologicalVM:
     """
 
     vm_type = "basic"
-    strict_default: bool | None = None  # None: BIOXEN_STRICT decides
+    strict_default: bool | None = None  # None: the client's settings decide (BIOXEN_STRICT)
     CONTEXT_KEYS = ("objective", "media_constraints", "kinetic_code", "initial_conditions", "time_start",
                     "time_end", "time_points", "dfba")
 
@@ -79,7 +79,7 @@ class BasicBiologicalVM:
         strict = self.config.get("strict", self.strict_default)
         self.hypervisor = BiologicalComputationHypervisor(
             client, static_service_url=urls.get("static"), dynamic_service_url=urls.get("dynamic"),
-            strict=strict, timeout=self.config.get("timeout"), retries=self.config.get("retries", 3))
+            strict=strict, timeout=self.config.get("timeout"), retries=self.config.get("retries"))
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def _transition(self, allowed: tuple[str, ...], new: str, action: str) -> None:
