@@ -1,6 +1,6 @@
 """HTTP plumbing shared by both services: JSON bodies (gzip, size and depth limits), the error
-envelope, request ids, bearer-token auth, request metrics, and the health/metrics/OpenAPI routes.
-Routes themselves live in ``static/routes.py`` and ``dynamic/routes.py``."""
+envelope, request ids, bearer-token auth and request metrics. The probes, ``/metrics`` and
+``/openapi.json`` are in :mod:`.health`; the computation routes in ``static/`` and ``dynamic/``."""
 
 from __future__ import annotations
 
@@ -117,9 +117,7 @@ def read_json(settings: Settings) -> dict:
         body = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise InvalidJSON(f"request body nests deeper than {settings.max_json_depth} levels") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, ServiceError):
-            raise
+    except ValueError as exc:  # UnicodeDecodeError too; _reject_constant's InvalidJSON is no ValueError
         raise InvalidJSON(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ValidationError("request body must be a JSON object")
