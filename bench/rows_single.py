@@ -199,7 +199,7 @@ def knockout_row(http: Http, reps: int) -> Row:
 def dfba_row(http: Http, reps: int) -> Row | None:
     try:
         from bioxen_services.static.dfba import DfbaProblem, run_dfba
-        from bioxen_services.static.kinetics import Uptake
+        from bioxen_services.static.dfba_uptake import Uptake
     except ImportError:
         return None
     model = load_cobra("e_coli_core")

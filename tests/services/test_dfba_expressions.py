@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bioxen_services.errors import ComputationFailed, ValidationError
-from bioxen_services.static.kinetics import parse_expression
+from bioxen_services.static.dfba_uptake import parse_expression
 
 BASE = {"model": {"id": "e_coli_core"}, "biomass": 0.05, "concentrations": {"EX_glc__D_e": 10, "EX_ac_e": 0},
         "end": 10, "points": 101}

@@ -19,7 +19,7 @@ explicit step:
 - A step that would drive a substrate below zero is cut at the exact time it runs out (an event);
   the substrate is then set to 0, so concentrations never overshoot to negative values.
 - Uptake bounds: Michaelis-Menten ``vmax S / (Km + S)``, or an arithmetic expression of the state
-  (:mod:`.kinetics`, e.g. acetate uptake repressed by glucose), for exchanges given kinetics (replacing
+  (:mod:`.dfba_uptake`, e.g. acetate uptake repressed by glucose), for exchanges given kinetics (replacing
   the model's own uptake bound, but within ``bounds`` when the request gives some); an exchange
   tracked without kinetics may take up only what is present, at most ``S / (X max_step)`` and never
   more than its model or request bound (e_coli_core's closed acetate uptake stays closed); exchanges
@@ -50,7 +50,7 @@ from optlang.interface import OPTIMAL
 from ..errors import ComputationFailed, ValidationError
 from ..modelref import MAX_BOUND
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
-from .kinetics import ExpressionUptake, Uptake
+from .dfba_uptake import ExpressionUptake, Uptake
 
 METHOD = "static-optimization (Mahadevan et al. 2002), adaptive explicit step with exhaustion events"
 #: default upper limit of the internal step, hours

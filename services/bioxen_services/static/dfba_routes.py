@@ -6,7 +6,7 @@ from ..api.operations import ApiBlueprint
 from ..api.static import DfbaAnswer, DfbaRequest, MichaelisMenten
 from ..errors import LimitExceeded
 from .dfba import DfbaProblem, run_dfba
-from .kinetics import ExpressionUptake, Uptake, parse_expression
+from .dfba_uptake import ExpressionUptake, Uptake, parse_expression
 
 bp = ApiBlueprint("static_dfba", __name__)
 
