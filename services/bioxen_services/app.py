@@ -8,8 +8,6 @@ computation or probe, or at once with ``start_engines=True``.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from bioxen_common.manifest import load_manifest
@@ -19,8 +17,6 @@ from . import docs, health, web
 from .dataplane import DataPlane
 from .settings import Settings
 from .supervisor import Supervisor
-
-log = logging.getLogger(__name__)
 
 
 def _blueprints(service: str):

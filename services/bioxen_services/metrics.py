@@ -2,7 +2,7 @@
 values bounded (endpoint templates, computation kinds, solver statuses).
 
 ``bioxen serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the front, the template or any engine imports this
-module, so every worker writes its samples there and ``/metrics`` aggregates all of them.
+module, so each of these processes writes its samples there and ``/metrics`` aggregates all of them.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ CACHE_EVICTIONS = Counter("bioxen_model_cache_evictions_total", "Inline models e
 CACHE_BYTES = Gauge("bioxen_model_cache_bytes", "Memory counted by the inline-model caches of the engines "
                     "(each model: what its compile added to the engine's resident memory)",
                     ["service"], multiprocess_mode="livesum")
-MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by a worker",
+MODELS_LOADED = Gauge("bioxen_models_loaded", "Models compiled and held by an engine process",
                       ["service"], multiprocess_mode="livemax")
-READY = Gauge("bioxen_ready", "1 when the worker has loaded its shipped models",
+READY = Gauge("bioxen_ready",
+              "1 when the replica's engines serve with its shipped models loaded (0 while draining)",
               ["service"], multiprocess_mode="livemin")
 ENGINES = Gauge("bioxen_engines", "Engine processes alive in a replica", ["service"],
                 multiprocess_mode="livemax")
@@ -55,7 +56,7 @@ MODEL_LOAD_SECONDS = Histogram("bioxen_model_load_duration_seconds", "Time to pa
 
 
 def render() -> tuple[bytes, str]:
-    """The exposition text: aggregated over workers when running multi-process."""
+    """The exposition text: aggregated over the front and its engine processes when running multi-process."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -51,7 +51,7 @@ class Settings:
     #: after SIGTERM, seconds a replica keeps serving with readiness false before it stops accepting
     #: (time for Kubernetes to take it out of its Services); then requests in flight finish
     drain_seconds: float = 0.0
-    #: inline models kept compiled per worker (least recently used evicted)
+    #: inline models kept compiled per engine process (least recently used evicted)
     model_cache_size: int = 16
     #: memory bound of one engine's inline-model cache (each model counted by the memory its compile added)
     model_cache_bytes: int = 512 * _MIB

@@ -1,6 +1,6 @@
 """Compiled-model stores. Shipped models (named in the bytecode manifest) are compiled once at
 start-up and kept; inline model text is compiled once per sha256 and kept in a bounded LRU cache.
-A request never re-parses text the worker has already compiled, and never reads a path it was given.
+A request never re-parses text its engine process has already compiled, and never reads a path it was given.
 
 Subclasses say how to compile text (:meth:`ModelStore.compile`)."""
 

@@ -16,7 +16,7 @@
   front answers with a 500) is sent once more, to another replica;
 - 4xx answers raise :class:`~bioxen_vm.errors.ClientRequestError` with the service's code and message;
 - inline models (SBML / Antimony text) are named by their sha256 first and the text is sent only when
-  the worker answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
+  the service answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
 - large batches (FVA reaction lists, knockout lists, scan grids) are split into chunks, sent
   concurrently over all endpoints and merged back in request order.
 """

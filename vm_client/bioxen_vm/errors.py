@@ -15,7 +15,7 @@
 
 Only failures before a request reached a service are retried elsewhere. A request a service had and
 lost is not: the service may have been computing it (a retry costs the whole budget again), and a
-request that kills or hangs a worker would do the same on every replica it was sent to.
+request that kills or hangs an engine would do the same on every replica it was sent to.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class TransportError(Exception):
     - ``"connect"``: it never reached the service whole (DNS, refused, connect timeout, a connection
       that failed while the request was being written). Safe to send elsewhere.
     - ``"lost"``: the whole request was sent, then the connection dropped (reset, EOF, a partial
-      answer). The service may have been computing, or the request may have killed its worker.
+      answer). The service may have been computing, or the request may have killed its engine process.
     - ``"timeout"``: the whole request was sent and no answer came within the read timeout.
     """
 

@@ -1,6 +1,7 @@
-"""RoadRunner store: each program text (SBML or Antimony) is compiled once per worker and the
-RoadRunner instance is brought back to its initial state per request. Antimony's loader is
-process-global and not thread-safe; all compiles run under the runtime's engine lock.
+"""RoadRunner store: each program text (SBML or Antimony) is compiled once per engine process (the
+shipped ones once, in the template the engines are forked from) and the RoadRunner instance is brought
+back to its initial state per request. Antimony's loader is process-global and not thread-safe: an
+engine process runs one computation at a time on one thread, so no two compiles ever meet.
 
 libRoadRunner's Python wrapper would install a class-level property per model id and delete it at
 the next load (a model with a parameter ``reset`` removes ``RoadRunner.reset`` for the whole process):

@@ -1,9 +1,9 @@
-"""COBRApy model store: shipped SBML models loaded once per worker; inline SBML parsed once per sha256."""
+"""COBRApy model store: shipped SBML models loaded once (in the template the engine processes are
+forked from); inline SBML parsed once per sha256 per engine process."""
 
 from __future__ import annotations
 
 import io
-import logging
 import math
 
 import cobra
@@ -14,12 +14,11 @@ from ..errors import InvalidModel
 from ..store import ModelStore, check_xml_text
 from ..modelref import MAX_BOUND
 
-log = logging.getLogger(__name__)
-
 
 def configure_cobra() -> None:
-    """One process per worker: cobra must not start its own pool (it defaults to the host's CPU
-    count, not the container's limit), and GLPK stays the solver (warm starts beat HiGHS here)."""
+    """One single-threaded computation per engine process: cobra must not start its own pool (it defaults
+    to the host's CPU count, not the container's limit), and GLPK stays the solver (warm starts beat
+    HiGHS here)."""
     config = cobra.Configuration()
     config.processes = 1
     config.solver = "glpk"
