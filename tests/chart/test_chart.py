@@ -6,15 +6,17 @@ the development machines); the kind end-to-end test in tests/kind/ installs the 
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from chart_support import (CHART, CI_VALUES, NAMESPACE, RELEASE, by_kind, ci_values, helm, load_values,
-                           named, pod_specs, render, render_text)
+from chart_support import (CHART, CI_VALUES, NAMESPACE, RELEASE, by_kind, helm, load_values, named, pod_specs,
+                           render, render_text)
 from support import ROOT
 
 OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}  # CRDs: no upstream schema
@@ -338,6 +340,29 @@ def test_service_monitor_on_renders_monitors_with_extra_labels(full_objects):
     assert sorted(s["metadata"]["name"] for s in selected) == [f"{RELEASE}-dynamic", f"{RELEASE}-static"]
     pod_monitor = named(full_objects, "PodMonitor", f"{RELEASE}-vms")
     assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+
+
+def _files_like(content: bytes) -> list[Path]:
+    """Files of the checkout (no hidden folders, no links) whose bytes equal ``content``."""
+    found = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        for name in files:
+            path = Path(folder) / name
+            if (not path.is_symlink() and path.stat().st_size == len(content)
+                    and path.read_bytes() == content):
+                found.append(path.relative_to(ROOT))
+    return found
+
+
+@pytest.mark.parametrize("in_chart, in_deploy", [("dashboards/bioxen.json", "grafana/bioxen-dashboard.json"),
+                                                 ("rules/bioxen-rules.yaml", "prometheus/bioxen-rules.yaml")])
+def test_the_dashboard_and_the_rules_live_in_one_place(in_chart, in_deploy):
+    """deploy/ holds them; the chart links to them (Helm's Files.Get follows the link), and no file
+    anywhere else repeats them byte for byte."""
+    link, shipped = CHART / in_chart, ROOT / "deploy" / in_deploy
+    assert link.is_symlink() and link.resolve() == shipped.resolve()
+    assert _files_like(shipped.read_bytes()) == [shipped.relative_to(ROOT)]
 
 
 def test_prometheus_rule_carries_the_rules_file(full_objects):
