@@ -4,7 +4,8 @@
 - :mod:`.names`: the service names and their default port;
 - :mod:`.modeltext`: the sha256 an inline model's text is named by;
 - :mod:`.token`: the bearer token, from ``BIOXEN_API_TOKEN_FILE`` or ``BIOXEN_API_TOKEN``;
-- :mod:`.command`: the ``serve`` command line, offered by ``bioxen serve`` and run by ``python -m bioxen_services``.
+- :mod:`.command`: the ``serve`` command line, offered by ``bioxen serve`` and run by
+  ``python -m bioxen_services``.
 
 Standard library only.
 """

@@ -131,8 +131,9 @@ def test_entrypoint_command_serves_locally(service):
     host, port = "127.0.0.1", free_port()
     metrics_dir = tempfile.mkdtemp(prefix=f"bioxen-smoke-{service}-")
     argv = _local_argv(service, host, port, metrics_dir)
-    env = {**{k: v for k, v in os.environ.items() if k != "BIOXEN_BYTECODE_DIR"}, **env_of(parse(service)),
-           "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    inherited = {k: v for k, v in os.environ.items() if k != "BIOXEN_BYTECODE_DIR"}  # the packaged models
+    env = {**inherited, **env_of(parse(service)), "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+           "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:

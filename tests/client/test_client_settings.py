@@ -9,7 +9,8 @@ import pytest
 
 from bioxen_common import token
 from bioxen_common.manifest import ENV_DIR
-from bioxen_vm import BiologicalComputationClient, BiologicalComputationHypervisor, Timeout, settings as settings_module
+from bioxen_vm import BiologicalComputationClient, BiologicalComputationHypervisor, Timeout
+from bioxen_vm import settings as settings_module
 from bioxen_vm.settings import ClientSettings
 from support import ROOT
 

@@ -32,7 +32,8 @@ with create_bio_vm("clean_vm", "ecoli", "lightweight",
 print(json.dumps({"engines": engines, "growth": growth, "protein": protein, "vm_growth": vm_growth,
                   "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("cobra", "roadrunner")),
                   "bytecode": str(manifest.default_dir()), "chassis": chassis,
-                  "packages": {name: os.path.realpath(sys.modules[name].__file__) for name in ("bioxen_vm", "bioxen_common")}}))
+                  "packages": {name: os.path.realpath(sys.modules[name].__file__)
+                               for name in ("bioxen_vm", "bioxen_common")}}))
 """
 
 
@@ -44,7 +45,8 @@ def test_clean_venv_installs_and_runs_the_client_without_engines(tmp_path, stati
     sources = []
     for project in ("common", "vm_client"):
         sources.append(tmp_path / "src" / project)
-        shutil.copytree(ROOT / project, sources[-1], ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+        shutil.copytree(ROOT / project, sources[-1],
+                        ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
            and not k.startswith(("BIOXEN_", "PROMETHEUS_"))}
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",

@@ -11,7 +11,8 @@ import pytest
 
 from support import ROOT
 
-PACKAGES = {"bioxen_common": ROOT / "common", "bioxen_services": ROOT / "services", "bioxen_vm": ROOT / "vm_client"}
+PACKAGES = {"bioxen_common": ROOT / "common", "bioxen_services": ROOT / "services",
+            "bioxen_vm": ROOT / "vm_client"}
 #: what each package may import of the others
 ALLOWED = {"bioxen_common": set(), "bioxen_services": {"bioxen_common"}, "bioxen_vm": {"bioxen_common"}}
 
