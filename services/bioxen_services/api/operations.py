@@ -3,7 +3,7 @@
 ``@bp.operation("post", "/v1/fba", FbaRequest, FbaAnswer, ...)`` adds the Flask route and the OpenAPI
 operation from the same :class:`Operation`. The view reads the whole body, validates it against the
 request model (400 naming the field, before anything runs), calls the handler with the service's
-:class:`~bioxen_services.context.DataPlane` and the parsed request, and writes exactly the answer's
+:class:`~bioxen_services.dataplane.DataPlane` and the parsed request, and writes exactly the answer's
 declared fields.
 """
 
