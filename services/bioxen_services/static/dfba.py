@@ -51,6 +51,7 @@ from ..errors import ComputationFailed, ValidationError
 from ..validation import MAX_BOUND
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
 from .kinetics import ExpressionUptake, Uptake
+from .lp_start import solves_from_start
 
 METHOD = "static-optimization (Mahadevan et al. 2002), adaptive explicit step with exhaustion events"
 #: default upper limit of the internal step, hours
@@ -238,7 +239,7 @@ def run_dfba(model: cobra.Model, problem: DfbaProblem) -> DfbaResult:
     min_step = max_step * MIN_STEP_FRACTION
     out = DfbaResult({"time": times, "biomass": [], "concentrations": {rid: [] for rid in problem.concentrations},
                       "fluxes": {}, "growth_rate": [], "status": []})
-    with model:
+    with model, solves_from_start(model):
         apply_changes(model, changes)
         exchanges = {rid: _exchange(model, rid, problem) for rid in problem.concentrations}
         solver = _Solver(model, problem, exchanges)

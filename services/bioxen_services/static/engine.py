@@ -19,6 +19,8 @@ from cobra.flux_analysis import flux_variability_analysis, pfba
 from optlang.interface import OPTIMAL, UNBOUNDED
 
 from ..errors import ComputationFailed, UnknownEntity, ValidationError
+from .lp_start import solves_from_start
+from .variability import flux_ranges
 
 
 @dataclass
@@ -138,7 +140,7 @@ def run_fba(model: cobra.Model, changes: Changes, method: str = "fba",
     check_changes(model, changes)
     if flux_ids is not None:
         check_reactions(model, flux_ids)
-    with model:
+    with model, solves_from_start(model):
         apply_changes(model, changes)
         objective = objective_ids(model)
         value = model.slim_optimize(error_value=float("nan"))
@@ -162,10 +164,13 @@ def run_fba(model: cobra.Model, changes: Changes, method: str = "fba",
 
 def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = None,
             fraction_of_optimum: float = 1.0, loopless: bool = False) -> dict:
+    """Ranges of the reactions asked (all when None). Without loopless, each range depends on the
+    request's objective and its place in blocks of :data:`.variability.BLOCK` only (see there)."""
     check_changes(model, changes)
     if reactions is not None:
         check_reactions(model, reactions)
-    with model:
+    # loopless: cobra's own loop, every LP from the optimum's basis (it has no blocks to restart)
+    with model, solves_from_start(model, each=loopless) as start:
         apply_changes(model, changes)
         value = model.slim_optimize(error_value=float("nan"))
         status = model.solver.status
@@ -174,8 +179,14 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
         if status != OPTIMAL:
             return result
         try:
-            frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
-                                              fraction_of_optimum=fraction_of_optimum, processes=1)
+            if loopless:
+                frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
+                                                  fraction_of_optimum=fraction_of_optimum, processes=1)
+                ranges = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
+                          for rid, row in frame.iterrows()}
+            else:
+                ids = [r.id for r in model.reactions] if reactions is None else reactions
+                ranges = flux_ranges(model, ids, fraction_of_optimum, start)
         except OptimizationError as exc:  # a reaction's minimum or maximum has no optimum
             status = model.solver.status
             hint = ("; a reaction's flux can grow without limit at this optimum (a loop or a path whose "
@@ -187,8 +198,7 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
             raise ComputationFailed(f"loopless flux variability analysis of model {model.id!r} failed in cobra: "
                                     f"{str(exc).strip()[:300]}; try loopless false, or a fraction_of_optimum "
                                     "below 1", details={"loopless": loopless}) from exc
-        result["ranges"] = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
-                            for rid, row in frame.iterrows()}
+        result["ranges"] = ranges
         return result
 
 
@@ -211,7 +221,7 @@ def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion
         raise UnknownEntity("gene", missing, model.id)
     check_reactions(model, [r for d in deletions for r in d.reactions])
     results = []
-    with model:
+    with model, solves_from_start(model, each=True):  # each growth independent of the other deletions
         apply_changes(model, changes)
         wild_type = model.slim_optimize(error_value=float("nan"))
         wild_status = model.solver.status

@@ -13,6 +13,7 @@ from cobra.io.sbml import CobraSBMLError
 from ..errors import InvalidModel
 from ..store import ModelStore, check_xml_text
 from ..validation import MAX_BOUND
+from .lp_start import remember_start
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class CobraStore(ModelStore[cobra.Model]):
         model = parse_sbml(text, name)
         model.solver = "glpk"
         model.slim_optimize()  # warm the solver: the first solve builds GLPK's basis
+        remember_start(model)  # ... where every request's first solve starts (lp_start)
         return model
 
     def model_id(self, engine: cobra.Model, fallback: str) -> str:
