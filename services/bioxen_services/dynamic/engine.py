@@ -143,7 +143,7 @@ def prepare(program: Program, spec: SimSpec, seed: int | None = None) -> roadrun
     return rr
 
 
-def _new_seed(spec: SimSpec) -> int | None:
+def draw_seed(spec: SimSpec) -> int | None:
     """The request's seed; one drawn for a Gillespie run or an ensemble that gives none."""
     if spec.seed is not None or (spec.integrator != "gillespie" and spec.repetitions is None):
         return spec.seed
@@ -180,7 +180,7 @@ def simulate(program: Program, spec: SimSpec) -> dict:
     names, selections = resolve_selections(program.instance(spec.integrator), spec)
     if spec.repetitions is not None:
         return _ensemble(program, spec, names, selections)
-    seed = _new_seed(spec)
+    seed = draw_seed(spec)
     rr = prepare(program, spec, seed)
     data = _simulate(program, rr, spec, selections)
     result = {"time": _column(data[:, 0]),
@@ -208,7 +208,7 @@ def _ensemble(program: Program, spec: SimSpec, names: list[str], selections: lis
     """``spec.repetitions`` runs, run i seeded ``seed + i``: mean and sample sd per point. Gillespie
     runs, or CVODE runs of a model with random functions (distrib)."""
     check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
-    seed = _new_seed(spec)
+    seed = draw_seed(spec)
     time_column, runs = ensemble_runs(program, spec, selections, seed, 0, spec.repetitions)
     return ensemble_summary(spec, seed, names, time_column, runs)
 
@@ -271,7 +271,7 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
     check_grid(program.instance(spec.integrator), grid)
     keys = list(grid)
     points = [list(p) for p in itertools.product(*(grid[k] for k in keys))]
-    seed = _new_seed(spec)
+    seed = draw_seed(spec)
     return scan_result(spec, keys, seed, output, [scan_points(program, spec, keys, points, output, seed)])
 
 

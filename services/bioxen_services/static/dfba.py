@@ -192,17 +192,22 @@ def _next_step(h: float, min_step: float, exchanges: dict[str, _Exchange], secre
     return h, exhausted
 
 
+def growth_reaction(model: cobra.Model) -> cobra.Reaction:
+    """The objective's one reaction (call with the request's changes applied)."""
+    objective = objective_ids(model)
+    if len(objective) != 1:
+        raise ValidationError(f"dFBA needs one growth reaction as objective; model {model.id!r} has "
+                              f"{objective}: name one with 'objective'")
+    return model.reactions.get_by_id(objective[0])
+
+
 class _Solver:
     """The FBA of one state, with the exchanges' uptake bounds set from the state."""
 
     def __init__(self, model: cobra.Model, problem: DfbaProblem, exchanges: dict[str, _Exchange]):
         self.model = model
         self.exchanges = exchanges
-        objective = objective_ids(model)
-        if len(objective) != 1:
-            raise ValidationError(f"dFBA needs one growth reaction as objective; model {model.id!r} has "
-                                  f"{objective}: name one with 'objective'")
-        self.growth = model.reactions.get_by_id(objective[0])
+        self.growth = growth_reaction(model)
         report = problem.fluxes if problem.fluxes is not None else list(problem.concentrations)
         self.report = [model.reactions.get_by_id(r) for r in report]
         self.step = problem.step()

@@ -8,6 +8,7 @@ Results are plain dicts ready for JSON. Solver statuses come straight from optla
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -212,14 +213,32 @@ class Deletion:
         return "+".join([*self.genes, *self.reactions])
 
 
-def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion]) -> dict:
-    """Growth (objective value) and solver status for each deletion set, in request order."""
-    check_changes(model, changes)
-    genes = [g for d in deletions for g in d.genes]
-    missing = _missing(genes, model.genes)
+#: what a deletion batch may ask for whole: single deletions of every gene or reaction, or every pair
+EVERY_DELETION = ("genes", "reactions", "gene_pairs", "reaction_pairs")
+
+
+def every_deletion(model: cobra.Model, key: str) -> list[Deletion]:
+    """The deletions ``key`` (one of :data:`EVERY_DELETION`) stands for, in model order."""
+    if key in ("genes", "gene_pairs"):
+        ids = [g.id for g in model.genes]
+        sets = [[i] for i in ids] if key == "genes" else [list(p) for p in itertools.combinations(ids, 2)]
+        return [Deletion(genes=s) for s in sets]
+    ids = [r.id for r in model.reactions]
+    sets = [[i] for i in ids] if key == "reactions" else [list(p) for p in itertools.combinations(ids, 2)]
+    return [Deletion(reactions=s) for s in sets]
+
+
+def check_deletions(model: cobra.Model, deletions: list[Deletion]) -> None:
+    missing = _missing([g for d in deletions for g in d.genes], model.genes)
     if missing:
         raise UnknownEntity("gene", missing, model.id)
     check_reactions(model, [r for d in deletions for r in d.reactions])
+
+
+def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion]) -> dict:
+    """Growth (objective value) and solver status for each deletion set, in request order."""
+    check_changes(model, changes)
+    check_deletions(model, deletions)
     results = []
     with model, solves_from_start(model, each=True):  # each growth independent of the other deletions
         apply_changes(model, changes)
