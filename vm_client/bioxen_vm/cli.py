@@ -1,8 +1,9 @@
 """The ``bioxen`` command.
 
-``bioxen serve static|dynamic`` starts a computation service (needs the ``bioxen-services``
-distribution with its engine extra); every other command is the lightweight VM side: ``demo``,
-``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``, ``simulate``, ``scan``, ``dfba``.
+``bioxen serve static|dynamic`` starts a computation service and ``bioxen worker static|dynamic`` a job
+worker (both need the ``bioxen-services`` distribution with its engine extra); every other command is the
+lightweight VM side: ``demo``, ``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``, ``simulate``,
+``scan``, ``dfba``.
 Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
 (needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
 """
@@ -30,6 +31,12 @@ def _serve(args: argparse.Namespace) -> int:
     serve(args.service, host=args.host, port=args.port, engines=args.engines, timeout=args.timeout,
           metrics_dir=args.metrics_dir, log_level=args.log_level)
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from bioxen_services.jobs.worker import main  # its own parser reads the rest (its --help)
+
+    return main([*args.rest, "--log-level", args.log_level])
 
 
 # -- argument helpers ------------------------------------------------------------------------------
@@ -355,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-dir", default=None, help="Prometheus multiprocess directory")
     serve.set_defaults(func=_serve)
 
+    worker = sub.add_parser("worker", add_help=False,
+                            help="run job chunks of a service's queue (needs BIOXEN_REDIS_URL)")
+    worker.add_argument("rest", nargs=argparse.REMAINDER)
+    worker.set_defaults(func=_worker)
+
     demo = sub.add_parser("demo", help="the service-based computation demo (starts local services if "
                                        "no endpoint is configured)")
     demo.add_argument("--static-url", default=None)
@@ -436,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.log_level is None:
-        args.log_level = "info" if args.command in ("serve", "vm") else "warning"
+        args.log_level = "info" if args.command in ("serve", "vm", "worker") else "warning"
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
