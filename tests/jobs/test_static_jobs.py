@@ -195,6 +195,7 @@ def test_a_poison_chunk_fails_its_job_after_three_attempts_and_the_worker_lives_
     assert failed.error["code"] == "chunk_failed" and failed.error["status"] == 500
     assert "chunk 1 of 1 of this fva job ended without an answer on each of its 3 attempts" in failed.error["message"]
     assert "the engine process died during this fva computation" in failed.error["message"]
+    assert "not retried" not in failed.error["message"]  # the synchronous path's advice, not a job's
     assert failed.error["details"] == {"chunk": 0, "attempts": 3}
     assert static_worker.proc.poll() is None
     assert metric_value(static_worker.metrics(), "bioxen_job_chunk_retries_total", reason="engine_failed") == 2

@@ -126,7 +126,7 @@ class ChunkRunner:
         except RequestCancelled:  # its job was cancelled (or failed through another chunk) meanwhile
             outcome = "skipped"
         except (EngineFailed, NotReady) as exc:  # this engine died, or none could serve: again, elsewhere
-            cause = exc.message
+            cause = exc.message.split(". The request is not retried")[0]  # the synchronous path's advice
             outcome = self._again(job_id, index, attempts, spec["kind"], cause)
         except ServiceError as exc:  # an answer (4xx, a timeout): the synchronous request's error
             store.fail(job_id, exc)

@@ -23,6 +23,7 @@ RQ pickles the chunks' calls: Redis must be reachable by the services and their 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import secrets
 import time
@@ -148,13 +149,18 @@ class JobStore:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise JobsUnavailable(f"the job store ({self.where}) cannot be reached: {exc}") from exc
 
+    @property
+    def result_ttl(self) -> int:
+        """Whole seconds a finished job is kept (Redis expires keys by the second)."""
+        return max(1, math.ceil(self.settings.job_result_ttl_seconds))
+
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
     def key(job_id: str, part: str = "") -> str:
         return f"{PREFIX}job:{job_id}" + (f":{part}" if part else "")
 
     @property
-    def index(self) -> str:
+    def listing(self) -> str:
         return f"{PREFIX}jobs:{self.service}"
 
     @staticmethod
@@ -172,7 +178,7 @@ class JobStore:
         now = time.time()
         total = 1 if chunks is None else len(chunks)
         keep = int(ACTIVE_TTL_SECONDS)
-        ttl = int(self.settings.job_result_ttl_seconds)
+        ttl = self.result_ttl
         sha256 = ref.cache_key  # None for a shipped model's id
         with self.reachable(), self.redis.pipeline() as pipe:
             if sha256 is not None:  # the text once; chunks name it by its sha256
@@ -190,8 +196,8 @@ class JobStore:
                     i: pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL) for i, items in enumerate(chunks)})
             for part in ("", "spec", "items"):
                 pipe.expire(self.key(job_id, part), keep)
-            pipe.zadd(self.index, {job_id: now})
-            pipe.zadd(f"{self.index}:queued", {job_id: now})
+            pipe.zadd(self.listing, {job_id: now})
+            pipe.zadd(f"{self.listing}:queued", {job_id: now})
             self.queue.enqueue_many([Queue.prepare_data(
                 RUN_CHUNK, args=(job_id, i), job_id=self.chunk_id(job_id, i), timeout=-1, result_ttl=0,
                 # no RQ callbacks: RQ runs them under SIGALRM, which a worker thread cannot use
@@ -246,7 +252,7 @@ class JobStore:
         """The most recent jobs, newest first (jobs whose records expired are dropped from the index)."""
         with self.reachable():
             found, gone = [], []
-            for raw in self.redis.zrevrange(self.index, 0, max(0, limit * 2 - 1)):
+            for raw in self.redis.zrevrange(self.listing, 0, max(0, limit * 2 - 1)):
                 job_id = raw.decode()
                 record = self._record(job_id)
                 if record is None:
@@ -254,7 +260,7 @@ class JobStore:
                 elif len(found) < limit:
                     found.append(self._job(job_id, record))
             if gone:
-                self.redis.zrem(self.index, *gone)
+                self.redis.zrem(self.listing, *gone)
             return found
 
     def counts(self) -> dict[str, int]:
@@ -263,9 +269,9 @@ class JobStore:
         with self.redis.pipeline() as pipe:
             for state in STATES:
                 if state not in ACTIVE:
-                    pipe.zremrangebyscore(f"{self.index}:{state}", "-inf", cutoff)
+                    pipe.zremrangebyscore(f"{self.listing}:{state}", "-inf", cutoff)
             for state in STATES:
-                pipe.zcard(f"{self.index}:{state}")
+                pipe.zcard(f"{self.listing}:{state}")
             answers = pipe.execute()
         return dict(zip(STATES, answers[-len(STATES):]))
 
@@ -285,8 +291,8 @@ class JobStore:
         if ended:  # what only chunks needed
             keys += [self.key(job_id, part) for part in ("spec", "items", "parts", "attempts", "errors")]
         answer = self._transition(keys=keys,
-                                  args=[job_id, f"{self.index}:", state, repr(now),
-                                        int(self.settings.job_result_ttl_seconds) if ended else 0,
+                                  args=[job_id, f"{self.listing}:", state, repr(now),
+                                        self.result_ttl if ended else 0,
                                         ",".join(leaving), result, *pairs])
         return answer == b"ok"
 
