@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from bioxen_services.jobs.worker import main  # its own parser reads the rest (its --help)
 
-    return main([*args.rest, "--log-level", args.log_level])
+    return main([args.service, *args.rest, "--log-level", args.log_level])
 
 
 # -- argument helpers ------------------------------------------------------------------------------
@@ -362,9 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-dir", default=None, help="Prometheus multiprocess directory")
     serve.set_defaults(func=_serve)
 
-    worker = sub.add_parser("worker", add_help=False,
-                            help="run job chunks of a service's queue (needs BIOXEN_REDIS_URL)")
-    worker.add_argument("rest", nargs=argparse.REMAINDER)
+    worker = sub.add_parser("worker", help="run job chunks of a service's queue (needs BIOXEN_REDIS_URL)")
+    worker.add_argument("service", choices=["static", "dynamic"])
+    worker.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
+                        help="the worker's options (--engines, --metrics-port, --metrics-dir ...): "
+                             "python -m bioxen_services.jobs.worker --help")
     worker.set_defaults(func=_worker)
 
     demo = sub.add_parser("demo", help="the service-based computation demo (starts local services if "
