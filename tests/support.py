@@ -48,6 +48,18 @@ def engine_pids(front_pid: int) -> set[int]:
     return {child.pid for child in psutil.Process(front_pid).children(recursive=True)}
 
 
+def wait_for(predicate, timeout: float, what: str, poll: float = 0.5):
+    """``predicate()``'s first true value within ``timeout`` seconds, else an AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))

@@ -14,7 +14,9 @@
     ├── Unauthorized (401 unauthorized)
     ├── NotFound (404 not_found)
     │   ├── UnknownModel (404 unknown_model)
-    │   └── ModelNotCached (404 model_not_cached)       client should resend the model text
+    │   ├── ModelNotCached (404 model_not_cached)       client should resend the model text
+    │   └── UnknownJob (404 unknown_job)                never submitted, or its results expired
+    ├── JobNotFinished (409 job_not_finished)           its result asked before it succeeded
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── LimitExceeded (422 limit_exceeded)
@@ -22,8 +24,10 @@
     ├── UnsupportedFeature (422 unsupported_feature)    valid SBML the engine cannot simulate
     ├── RequestCancelled (499 cancelled)              the client went away; nobody reads the answer
     ├── EngineFailed (500 engine_failed)              the engine process died or erred; it was replaced
+    │   └── ChunkFailed (500 chunk_failed)            a job's chunk died on every attempt (a poison chunk)
     ├── NotReady (503 not_ready)
     ├── Overloaded (503 overloaded)                   every engine busy and the wait queue full
+    ├── JobsUnavailable (503 jobs_unavailable)        no job store configured, or it cannot be reached
     └── ComputationTimeout (504 timeout)              past the deadline; the engine process was killed
 """
 
@@ -103,6 +107,15 @@ class ModelNotCached(NotFound):
     code = "model_not_cached"
 
 
+class UnknownJob(NotFound):
+    code = "unknown_job"
+
+
+class JobNotFinished(ServiceError):
+    status_code = 409
+    code = "job_not_finished"
+
+
 class PayloadTooLarge(ServiceError):
     status_code = 413
     code = "payload_too_large"
@@ -130,6 +143,12 @@ class RequestCancelled(ServiceError):
 
 class EngineFailed(ServiceError):
     code = "engine_failed"
+
+
+class ChunkFailed(EngineFailed):
+    code = "chunk_failed"
+
+
 class UnsupportedFeature(ServiceError):
     """Valid SBML that the engine cannot simulate (libRoadRunner: algebraic rules, delay(), fast
     reactions). ``feature`` names it."""
@@ -150,6 +169,11 @@ class NotReady(ServiceError):
 class Overloaded(ServiceError):
     status_code = 503
     code = "overloaded"
+
+
+class JobsUnavailable(ServiceError):
+    status_code = 503
+    code = "jobs_unavailable"
 
 
 class ComputationTimeout(ServiceError):

@@ -53,12 +53,41 @@ ENGINE_SPAWN_SECONDS = Histogram("bioxen_engine_spawn_duration_seconds",
                                                        0.5, 1.0, 2.5, 5.0))
 MODEL_LOAD_SECONDS = Histogram("bioxen_model_load_duration_seconds", "Time to parse and compile a model",
                                ["service", "source"], buckets=LATENCY_BUCKETS)
+JOBS_SUBMITTED = Counter("bioxen_jobs_submitted_total", "Jobs accepted by a service", ["service", "kind"])
+JOB_CHUNK_SECONDS = Histogram("bioxen_job_chunk_duration_seconds",
+                              "Wall-clock time of one job chunk in a worker's engine", ["service", "kind"],
+                              buckets=LATENCY_BUCKETS)
+JOB_CHUNKS = Counter("bioxen_job_chunks_total", "Job chunks ended in workers, by outcome (done, failed: the "
+                     "job failed with it, retry: it runs again, skipped: its job had already ended)",
+                     ["service", "kind", "outcome"])
+JOB_CHUNK_RETRIES = Counter("bioxen_job_chunk_retries_total",
+                            "Job chunks started again, by why the attempt before ended (engine_failed: its engine "
+                            "died; worker_lost: its worker stopped renewing its claim)", ["service", "reason"])
+
+#: collectors that read live state at each scrape (the job queue's length in Redis); registered by the
+#: processes that have that state (:func:`add_live_collector`)
+_LIVE: list = []
+
+
+def add_live_collector(collector) -> None:
+    if collector not in _LIVE:
+        _LIVE.append(collector)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            REGISTRY.register(collector)
+
+
+def registry() -> CollectorRegistry:
+    """The registry to expose: aggregated over processes when running multi-process, with the live
+    collectors."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    for collector in _LIVE:
+        merged.register(collector)
+    return merged
 
 
 def render() -> tuple[bytes, str]:
-    """The exposition text: aggregated over the front and its engine processes when running multi-process."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """The exposition text: aggregated over workers when running multi-process."""
+    return generate_latest(registry()), CONTENT_TYPE_LATEST

@@ -62,6 +62,22 @@ class Settings:
     #: a file holding the token (a mounted Kubernetes Secret); read once at start-up, wins over api_token.
     #: A file that cannot be read or holds only white space stops the start-up (bioxen_common.token)
     api_token_file: str = ""
+    #: the Redis server that queues and keeps jobs (redis://host:port/db, rediss:// for TLS); empty: no
+    #: jobs, the job endpoints answer 503 saying so. Services and workers of one engine share it
+    redis_url: str = ""
+    #: seconds a finished job (status, result or error) is kept after it finished; then it is gone (404)
+    job_result_ttl_seconds: float = 86_400.0
+    #: runs of one chunk that may end with its engine or its worker dying before the job fails
+    job_chunk_attempts: int = 3
+    #: wall-clock budget of one chunk in a worker; past it the engine is killed and the job fails
+    job_chunk_timeout_seconds: float = 600.0
+    #: run time a chunk is sized for, from each job kind's estimate of one item (reaction, deletion ...)
+    job_chunk_seconds: float = 5.0
+    #: how often a busy worker renews its claim on its chunk; a worker silent for three times as long
+    #: is taken for dead and its chunk runs again on another worker
+    job_heartbeat_seconds: float = 10.0
+    #: most items (reactions, deletions, grid points, repetitions) of one job
+    max_job_items: int = 1_000_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -86,14 +102,19 @@ class Settings:
     def check(self) -> None:
         for name in ("max_body_bytes", "max_json_depth", "max_time_points", "max_scan_points",
                      "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes",
-                     "queue_per_engine", "engine_memory_bytes", "max_json_containers", "max_result_values"):
+                     "queue_per_engine", "engine_memory_bytes", "max_json_containers", "max_result_values",
+                     "job_chunk_attempts", "max_job_items"):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)}")
         if not self.drain_seconds >= 0:
             raise ValueError("setting drain_seconds must not be negative")
-        for name in ("request_timeout_seconds", "read_timeout_seconds", "idle_timeout_seconds"):
+        for name in ("request_timeout_seconds", "read_timeout_seconds", "idle_timeout_seconds",
+                     "job_result_ttl_seconds", "job_chunk_timeout_seconds", "job_chunk_seconds",
+                     "job_heartbeat_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"setting {name} must be positive")
+        if self.redis_url and self.redis_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("setting redis_url must be redis://host:port/db (or rediss://, unix://)")
         if self.engines < 0:
             raise ValueError("setting engines must not be negative (0: one per CPU)")
         if not (Path(self.bytecode_dir) / "manifest.json").is_file():

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from kubelet import CLUSTER_DOMAIN, Container, Pod, Unsupported, docker, remove_labelled, scratch_dir
-from support import ROOT, metric_value
+from support import ROOT, metric_value, wait_for
 
 sys.path.insert(0, str(ROOT / "tests" / "chart"))
 from chart_support import CHART, HELM  # noqa: E402  (the chart tests' Helm, one renderer for both suites)
@@ -189,17 +189,6 @@ def vm_outcomes(cluster: Cluster, vm: Container) -> dict[str, float]:
     out = {o: metric_value(text, "bioxen_vm_computations_total", outcome=o) for o in ("success", "error", "fallback")}
     out["fallbacks"] = metric_value(text, "bioxen_vm_fallbacks_total")
     return out
-
-
-def wait_for(predicate, timeout: float, what: str, poll: float = 0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(poll)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
 
 
 def attribute(cluster: Cluster, vm: Container, vms: list[Container], component: str, rounds: int = 8,

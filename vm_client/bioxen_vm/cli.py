@@ -1,9 +1,11 @@
 """The ``bioxen`` command.
 
-``bioxen serve static|dynamic`` starts a computation service: it executes ``python -m bioxen_services``
-with the same arguments in its own process (needs the ``bioxen-services`` distribution with its engine
-extra; this package never imports it). Every other command is the lightweight VM side: ``demo``,
-``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``, ``simulate``, ``scan``, ``dfba``.
+``bioxen serve static|dynamic`` starts a computation service and ``bioxen worker static|dynamic`` a job
+worker: each executes the services' own entry point (``python -m bioxen_services`` or
+``python -m bioxen_services.jobs.worker``) with the same arguments in its own process (needs the
+``bioxen-services`` distribution with its engine extra; this package never imports it). Every other
+command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``,
+``simulate``, ``scan``, ``dfba``.
 Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
 (needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
 """
@@ -34,6 +36,19 @@ def _serve(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", SERVICES_PACKAGE, *args.argv])
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Become ``python -m bioxen_services.jobs.worker <service> <its options>`` (its parser reads the rest)."""
+    if importlib.util.find_spec(SERVICES_PACKAGE) is None:
+        print("bioxen worker needs the bioxen-services distribution "
+              "(pip install 'bioxen-services[static]' or '[dynamic]')", file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    level = ["--log-level", args.log_level] if args.log_level else []
+    os.execv(sys.executable, [sys.executable, "-m", f"{SERVICES_PACKAGE}.jobs.worker", args.service, *args.rest,
+                              *level])
 
 
 # -- argument helpers ------------------------------------------------------------------------------
@@ -351,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     command.add_serve_command(sub).set_defaults(func=_serve)
 
+    worker = sub.add_parser("worker", help="run job chunks of a service's queue (needs BIOXEN_REDIS_URL)")
+    worker.add_argument("service", choices=["static", "dynamic"])
+    worker.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
+                        help="the worker's options (--engines, --metrics-port, --metrics-dir ...): "
+                             "python -m bioxen_services.jobs.worker --help")
+    worker.set_defaults(func=_worker)
+
     demo = sub.add_parser("demo", help="the service-based computation demo (starts local services if "
                                        "no endpoint is configured)")
     demo.add_argument("--static-url", default=None)
@@ -433,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    if args.command == "serve":  # the services' entry point configures its own process
+    if args.command in ("serve", "worker"):  # the services' entry points configure their own process
         return args.func(args)
     command.configure_logging(args.log_level or ("info" if args.command == "vm" else "warning"))
     try:

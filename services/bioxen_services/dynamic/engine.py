@@ -143,7 +143,7 @@ def prepare(program: Program, spec: SimSpec, seed: int | None = None) -> roadrun
     return rr
 
 
-def _new_seed(spec: SimSpec) -> int | None:
+def draw_seed(spec: SimSpec) -> int | None:
     """The request's seed; one drawn for a Gillespie run or an ensemble that gives none."""
     if spec.seed is not None or (spec.integrator != "gillespie" and spec.repetitions is None):
         return spec.seed
@@ -180,7 +180,7 @@ def simulate(program: Program, spec: SimSpec) -> dict:
     names, selections = resolve_selections(program.instance(spec.integrator), spec)
     if spec.repetitions is not None:
         return _ensemble(program, spec, names, selections)
-    seed = _new_seed(spec)
+    seed = draw_seed(spec)
     rr = prepare(program, spec, seed)
     data = _simulate(program, rr, spec, selections)
     result = {"time": _column(data[:, 0]),
@@ -208,14 +208,28 @@ def _ensemble(program: Program, spec: SimSpec, names: list[str], selections: lis
     """``spec.repetitions`` runs, run i seeded ``seed + i``: mean and sample sd per point. Gillespie
     runs, or CVODE runs of a model with random functions (distrib)."""
     check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
-    seed = _new_seed(spec)
-    runs = np.empty((spec.repetitions, spec.points, len(names)))
+    seed = draw_seed(spec)
+    time_column, runs = ensemble_runs(program, spec, selections, seed, 0, spec.repetitions)
+    return ensemble_summary(spec, seed, names, time_column, runs)
+
+
+def ensemble_runs(program: Program, spec: SimSpec, selections: list[str], seed: int, first: int,
+                  count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Runs ``first`` .. ``first + count - 1`` of an ensemble (run i seeded ``seed + i``, so any split
+    of the repetitions gives the same runs): the time column and the runs (count x points x names)."""
+    runs = np.empty((count, spec.points, len(selections) - 1))
     time_column = None
-    for i in range(spec.repetitions):
-        rr = prepare(program, spec, seed + i)
+    for k in range(count):
+        rr = prepare(program, spec, seed + first + k)
         data = np.asarray(_simulate(program, rr, spec, selections))
         time_column = data[:, 0]
-        runs[i] = data[:, 1:]
+        runs[k] = data[:, 1:]
+    return time_column, runs
+
+
+def ensemble_summary(spec: SimSpec, seed: int, names: list[str], time_column: np.ndarray,
+                     runs: np.ndarray) -> dict:
+    """The ensemble's answer from all its runs (repetitions x points x names)."""
     mean = runs.mean(axis=0)
     sd = runs.std(axis=0, ddof=1) if spec.repetitions > 1 else np.zeros_like(mean)
     result = {"time": _column(time_column), "integrator": spec.integrator, "seed": seed,
@@ -254,18 +268,27 @@ def steady_state(program: Program, spec: SimSpec) -> dict:
 
 def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: str) -> dict:
     """Simulate every point of the cartesian product of ``grid``; report final values or trajectories."""
-    rr = program.instance(spec.integrator)
+    check_grid(program.instance(spec.integrator), grid)
+    keys = list(grid)
+    points = [list(p) for p in itertools.product(*(grid[k] for k in keys))]
+    seed = draw_seed(spec)
+    return scan_result(spec, keys, seed, output, [scan_points(program, spec, keys, points, output, seed)])
+
+
+def check_grid(rr, grid: dict[str, list[float]]) -> None:
     unknown = [p for p in grid if p not in rr.model.getGlobalParameterIds()]
     if unknown:
         raise UnknownEntity("parameter", unknown)
-    names, selections = resolve_selections(rr, spec)
-    keys = list(grid)
-    points = [list(p) for p in itertools.product(*(grid[k] for k in keys))]
+
+
+def scan_points(program: Program, spec: SimSpec, keys: list[str], points: list[list[float]], output: str,
+                seed: int | None) -> dict:
+    """Part of a scan: the runs at ``points`` (values of the parameters ``keys``), each seeded ``seed``."""
+    names, selections = resolve_selections(program.instance(spec.integrator), spec)
     finals: dict[str, list] = {n: [] for n in names}
     trajectories = []
     time = None
     base = dict(spec.parameters)
-    seed = _new_seed(spec)
     for point in points:
         spec.parameters = {**base, **dict(zip(keys, point))}
         rr = prepare(program, spec, seed)
@@ -280,14 +303,23 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
                 v = float(last[i + 1])
                 finals[n].append(v if math.isfinite(v) else None)
     spec.parameters = base
-    result = {"status": "success", "parameters": keys, "points": points,
+    if output == "trajectories":
+        return {"points": points, "time": time, "trajectories": trajectories}
+    return {"points": points, "final": finals}
+
+
+def scan_result(spec: SimSpec, keys: list[str], seed: int | None, output: str, parts: list[dict]) -> dict:
+    """A scan's answer from its parts (:func:`scan_points`), in the order of the grid's points."""
+    result = {"status": "success", "parameters": keys, "points": [p for part in parts for p in part["points"]],
               "species_values": spec.species_values}
     if seed is not None:
         result["seed"] = seed
     if output == "trajectories":
-        result.update(time=time, trajectories=trajectories)
+        result.update(time=parts[0]["time"], trajectories=[t for part in parts for t in part["trajectories"]])
     else:
-        result.update(final=finals, time_end=spec.end)
+        names = list(parts[0]["final"])
+        result.update(final={n: [v for part in parts for v in part["final"][n]] for n in names},
+                      time_end=spec.end)
     return result
 
 

@@ -51,6 +51,7 @@ from ..errors import ComputationFailed, ValidationError
 from ..modelref import MAX_BOUND
 from .engine import Changes, apply_changes, check_changes, check_reactions, objective_ids
 from .dfba_uptake import ExpressionUptake, Uptake
+from .lp_start import solves_from_start
 
 METHOD = "static-optimization (Mahadevan et al. 2002), adaptive explicit step with exhaustion events"
 #: default upper limit of the internal step, hours
@@ -191,17 +192,22 @@ def _next_step(h: float, min_step: float, exchanges: dict[str, _Exchange], secre
     return h, exhausted
 
 
+def growth_reaction(model: cobra.Model) -> cobra.Reaction:
+    """The objective's one reaction (call with the request's changes applied)."""
+    objective = objective_ids(model)
+    if len(objective) != 1:
+        raise ValidationError(f"dFBA needs one growth reaction as objective; model {model.id!r} has "
+                              f"{objective}: name one with 'objective'")
+    return model.reactions.get_by_id(objective[0])
+
+
 class _Solver:
     """The FBA of one state, with the exchanges' uptake bounds set from the state."""
 
     def __init__(self, model: cobra.Model, problem: DfbaProblem, exchanges: dict[str, _Exchange]):
         self.model = model
         self.exchanges = exchanges
-        objective = objective_ids(model)
-        if len(objective) != 1:
-            raise ValidationError(f"dFBA needs one growth reaction as objective; model {model.id!r} has "
-                                  f"{objective}: name one with 'objective'")
-        self.growth = model.reactions.get_by_id(objective[0])
+        self.growth = growth_reaction(model)
         report = problem.fluxes if problem.fluxes is not None else list(problem.concentrations)
         self.report = [model.reactions.get_by_id(r) for r in report]
         self.step = problem.step()
@@ -238,7 +244,7 @@ def run_dfba(model: cobra.Model, problem: DfbaProblem) -> DfbaResult:
     min_step = max_step * MIN_STEP_FRACTION
     out = DfbaResult({"time": times, "biomass": [], "concentrations": {rid: [] for rid in problem.concentrations},
                       "fluxes": {}, "growth_rate": [], "status": []})
-    with model:
+    with model, solves_from_start(model):
         apply_changes(model, changes)
         exchanges = {rid: _exchange(model, rid, problem) for rid in problem.concentrations}
         solver = _Solver(model, problem, exchanges)

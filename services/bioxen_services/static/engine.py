@@ -8,6 +8,7 @@ Results are plain dicts ready for JSON. Solver statuses come straight from optla
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from cobra.flux_analysis import flux_variability_analysis, pfba
 from optlang.interface import OPTIMAL, UNBOUNDED
 
 from ..errors import ComputationFailed, UnknownEntity, ValidationError
+from .lp_start import solves_from_start
+from .variability import flux_ranges
 
 
 @dataclass
@@ -138,7 +141,7 @@ def run_fba(model: cobra.Model, changes: Changes, method: str = "fba",
     check_changes(model, changes)
     if flux_ids is not None:
         check_reactions(model, flux_ids)
-    with model:
+    with model, solves_from_start(model):
         apply_changes(model, changes)
         objective = objective_ids(model)
         value = model.slim_optimize(error_value=float("nan"))
@@ -162,10 +165,13 @@ def run_fba(model: cobra.Model, changes: Changes, method: str = "fba",
 
 def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = None,
             fraction_of_optimum: float = 1.0, loopless: bool = False) -> dict:
+    """Ranges of the reactions asked (all when None). Without loopless, each range depends on the
+    request's objective and its place in blocks of :data:`.variability.BLOCK` only (see there)."""
     check_changes(model, changes)
     if reactions is not None:
         check_reactions(model, reactions)
-    with model:
+    # loopless: cobra's own loop, every LP from the optimum's basis (it has no blocks to restart)
+    with model, solves_from_start(model, each=loopless) as start:
         apply_changes(model, changes)
         value = model.slim_optimize(error_value=float("nan"))
         status = model.solver.status
@@ -174,8 +180,14 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
         if status != OPTIMAL:
             return result
         try:
-            frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
-                                              fraction_of_optimum=fraction_of_optimum, processes=1)
+            if loopless:
+                frame = flux_variability_analysis(model, reaction_list=reactions, loopless=loopless,
+                                                  fraction_of_optimum=fraction_of_optimum, processes=1)
+                ranges = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
+                          for rid, row in frame.iterrows()}
+            else:
+                ids = [r.id for r in model.reactions] if reactions is None else reactions
+                ranges = flux_ranges(model, ids, fraction_of_optimum, start)
         except OptimizationError as exc:  # a reaction's minimum or maximum has no optimum
             status = model.solver.status
             hint = ("; a reaction's flux can grow without limit at this optimum (a loop or a path whose "
@@ -187,8 +199,7 @@ def run_fva(model: cobra.Model, changes: Changes, reactions: list[str] | None = 
             raise ComputationFailed(f"loopless flux variability analysis of model {model.id!r} failed in cobra: "
                                     f"{str(exc).strip()[:300]}; try loopless false, or a fraction_of_optimum "
                                     "below 1", details={"loopless": loopless}) from exc
-        result["ranges"] = {rid: {"minimum": float(row.minimum), "maximum": float(row.maximum)}
-                            for rid, row in frame.iterrows()}
+        result["ranges"] = ranges
         return result
 
 
@@ -202,16 +213,34 @@ class Deletion:
         return "+".join([*self.genes, *self.reactions])
 
 
-def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion]) -> dict:
-    """Growth (objective value) and solver status for each deletion set, in request order."""
-    check_changes(model, changes)
-    genes = [g for d in deletions for g in d.genes]
-    missing = _missing(genes, model.genes)
+#: what a deletion batch may ask for whole: single deletions of every gene or reaction, or every pair
+EVERY_DELETION = ("genes", "reactions", "gene_pairs", "reaction_pairs")
+
+
+def every_deletion(model: cobra.Model, key: str) -> list[Deletion]:
+    """The deletions ``key`` (one of :data:`EVERY_DELETION`) stands for, in model order."""
+    if key in ("genes", "gene_pairs"):
+        ids = [g.id for g in model.genes]
+        sets = [[i] for i in ids] if key == "genes" else [list(p) for p in itertools.combinations(ids, 2)]
+        return [Deletion(genes=s) for s in sets]
+    ids = [r.id for r in model.reactions]
+    sets = [[i] for i in ids] if key == "reactions" else [list(p) for p in itertools.combinations(ids, 2)]
+    return [Deletion(reactions=s) for s in sets]
+
+
+def check_deletions(model: cobra.Model, deletions: list[Deletion]) -> None:
+    missing = _missing([g for d in deletions for g in d.genes], model.genes)
     if missing:
         raise UnknownEntity("gene", missing, model.id)
     check_reactions(model, [r for d in deletions for r in d.reactions])
+
+
+def run_knockouts(model: cobra.Model, changes: Changes, deletions: list[Deletion]) -> dict:
+    """Growth (objective value) and solver status for each deletion set, in request order."""
+    check_changes(model, changes)
+    check_deletions(model, deletions)
     results = []
-    with model:
+    with model, solves_from_start(model, each=True):  # each growth independent of the other deletions
         apply_changes(model, changes)
         wild_type = model.slim_optimize(error_value=float("nan"))
         wild_status = model.solver.status

@@ -11,8 +11,9 @@ from cobra.io import read_sbml_model
 from cobra.io.sbml import CobraSBMLError
 
 from ..errors import InvalidModel
-from ..store import ModelStore, check_xml_text
 from ..modelref import MAX_BOUND
+from ..store import ModelStore, check_xml_text
+from .lp_start import remember_start
 
 
 def configure_cobra() -> None:
@@ -91,6 +92,7 @@ class CobraStore(ModelStore[cobra.Model]):
         model = parse_sbml(text, name)
         model.solver = "glpk"
         model.slim_optimize()  # warm the solver: the first solve builds GLPK's basis
+        remember_start(model)  # ... where every request's first solve starts (lp_start)
         return model
 
     def model_id(self, engine: cobra.Model, fallback: str) -> str:
