@@ -12,7 +12,7 @@ import pytest
 from bioxen_services.dynamic import engine
 from bioxen_services.dynamic.engine import SimSpec
 from bioxen_services.errors import ServiceError
-from bioxen_services.validation import ModelRef
+from bioxen_services.modelref import ModelRef
 from bioxen_services.web import json_response
 from jobs_support import finished, sync
 

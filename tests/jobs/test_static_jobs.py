@@ -18,7 +18,7 @@ from bioxen_services.static import engine
 from bioxen_services.static.dfba import DfbaProblem, run_dfba
 from bioxen_services.static.engine import Changes, Deletion
 from bioxen_services.static.routes import knockout_batch
-from bioxen_services.validation import ModelRef
+from bioxen_services.modelref import ModelRef
 from jobs_support import WorkerProcess, finished, service_app, sync
 from support import MODELS, ROOT, metric_value, wait_for
 
@@ -249,7 +249,7 @@ import json, sys, time
 sys.path.insert(0, {tests!r})
 from jobs_support import service_app
 from bioxen_services.static.engine import Changes
-from bioxen_services.validation import ModelRef
+from bioxen_services.modelref import ModelRef
 app, jobs = service_app("static", {url!r}, preload="iMM904")
 job = jobs.submit("fva", ModelRef("id", "iMM904"), Changes(), {reactions!r}, 1.0, False, chunk_size=32)
 print(json.dumps(job.to_dict()), flush=True)

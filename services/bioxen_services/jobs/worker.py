@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 
-from .. import SERVICES
+from bioxen_common.names import SERVICES
 
 log = logging.getLogger(__name__)
 
