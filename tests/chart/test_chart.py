@@ -133,6 +133,11 @@ def test_each_hpa_targets_an_existing_deployment_without_fixed_replicas(values):
         assert "replicas" not in deployments[ref["name"]]["spec"], "replicas must be omitted under an HPA"
         assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         metrics = hpa["spec"]["metrics"]
+        if ref["name"].endswith("-worker"):  # job workers scale on their queue, not on CPU
+            engine = ref["name"][len(RELEASE) + 1:-len("-worker")]
+            assert [m["external"]["metric"] for m in metrics] == [
+                {"name": "bioxen_job_queue_length", "selector": {"matchLabels": {"service": engine}}}]
+            continue
         assert metrics[0]["resource"]["name"] == "cpu"
         assert "behavior" in hpa["spec"]
         containers = deployments[ref["name"]]["spec"]["template"]["spec"]["containers"]
@@ -152,7 +157,7 @@ def test_service_names_follow_the_naming_contract(objects):
 
 def test_release_name_changes_every_service_name():
     names = {s["metadata"]["name"] for s in by_kind(render(release="lab"), "Service")}
-    assert names == {"lab-static", "lab-dynamic", "lab-static-api", "lab-dynamic-api"}
+    assert names == {"lab-static", "lab-dynamic", "lab-static-api", "lab-dynamic-api", "lab-redis"}
 
 
 def test_client_default_dns_names_equal_the_chart_service_names(objects):
@@ -376,15 +381,50 @@ def test_autoscaling_off_sets_replicas_and_drops_hpa_pdb_netpol(minimal_objects)
     assert not by_kind(minimal_objects, "NetworkPolicy")
     assert named(minimal_objects, "Deployment", f"{RELEASE}-static")["spec"]["replicas"] == 3
     assert named(minimal_objects, "Deployment", f"{RELEASE}-dynamic")["spec"]["replicas"] == 1
+    assert named(minimal_objects, "Deployment", f"{RELEASE}-static-worker")["spec"]["replicas"] == 2
     assert not [d for d in by_kind(minimal_objects, "Deployment") if "-vm-" in d["metadata"]["name"]]
 
 
 def test_requests_in_flight_metric_is_optional(objects, full_objects):
     for objs, expected in ((objects, ["Resource"]), (full_objects, ["Resource", "Pods"])):
         for hpa in by_kind(objs, "HorizontalPodAutoscaler"):
-            assert [m["type"] for m in hpa["spec"]["metrics"]] == expected
+            if not hpa["metadata"]["name"].endswith("-worker"):  # the services' HPAs
+                assert [m["type"] for m in hpa["spec"]["metrics"]] == expected
     pods_metric = by_kind(full_objects, "HorizontalPodAutoscaler")[0]["spec"]["metrics"][1]["pods"]
     assert pods_metric["metric"]["name"] == "bioxen_http_requests_in_flight"
+
+
+def test_job_workers_and_services_share_one_redis(objects):
+    """Per engine a worker Deployment running `bioxen worker <engine>` from the service's image, scaled
+    on its queue; the services and workers find the chart's Redis through the same BIOXEN_REDIS_URL."""
+    from bioxen_vm.cli import build_parser
+
+    url = f"redis://{RELEASE}-redis:6379/0"
+    redis_port = named(objects, "Service", f"{RELEASE}-redis")["spec"]["ports"]
+    assert [(p["name"], p["port"]) for p in redis_port] == [("redis", 6379)]
+    for engine in SERVICES:
+        service = _container(named(objects, "Deployment", f"{RELEASE}-{engine}")["spec"]["template"]["spec"])
+        worker = _container(named(objects, "Deployment", f"{RELEASE}-{engine}-worker")["spec"]["template"]["spec"])
+        assert worker["image"] == service["image"]
+        assert _env(worker)["BIOXEN_REDIS_URL"]["value"] == _env(service)["BIOXEN_REDIS_URL"]["value"] == url
+        args = build_parser().parse_args(worker["command"][1:] + worker["args"])
+        assert (args.command, args.service) == ("worker", engine)
+        port = {p["name"]: p["containerPort"] for p in worker["ports"]}["metrics"]
+        assert args.rest[args.rest.index("--metrics-port") + 1] == str(port)
+        assert worker["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        hpa = named(objects, "HorizontalPodAutoscaler", f"{RELEASE}-{engine}-worker")
+        assert hpa["spec"]["metrics"][0]["external"]["metric"]["selector"]["matchLabels"] == {"service": engine}
+
+
+def test_jobs_with_an_external_redis_or_off():
+    external = render(sets=("jobs.redisUrl=redis://redis.shared:6379/3",))
+    assert not [o for o in external if o["metadata"]["name"] == f"{RELEASE}-redis"]
+    static = _container(named(external, "Deployment", f"{RELEASE}-static")["spec"]["template"]["spec"])
+    assert _env(static)["BIOXEN_REDIS_URL"]["value"] == "redis://redis.shared:6379/3"
+    off = render(sets=("jobs.enabled=false",))
+    assert not [o for o in off if "worker" in o["metadata"]["name"] or o["metadata"]["name"].endswith("-redis")]
+    static = _container(named(off, "Deployment", f"{RELEASE}-static")["spec"]["template"]["spec"])
+    assert "BIOXEN_REDIS_URL" not in _env(static)
 
 
 def test_network_policy_admits_only_clients_and_prometheus(objects):
@@ -419,6 +459,9 @@ def test_auth_token_comes_from_a_secret_everywhere(full_objects, objects):
         container = _container(spec)
         env = _env(container)
         assert "BIOXEN_API_TOKEN" not in env, name  # a file, never an environment value
+        if name.endswith(("-worker", "-redis")):  # they serve no endpoint: no token
+            assert "BIOXEN_API_TOKEN_FILE" not in env, name
+            continue
         assert env["BIOXEN_API_TOKEN_FILE"]["value"] == "/var/run/secrets/bioxen/token", name
         mount = next(m for m in container["volumeMounts"] if m["name"] == "api-token")
         assert mount == {"name": "api-token", "mountPath": "/var/run/secrets/bioxen", "readOnly": True}, name

@@ -134,3 +134,18 @@ seccompProfile:
 {{- fail "auth.enabled needs auth.token (or auth.existingSecret naming a Secret with the token)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The job store the services and workers share: jobs.redisUrl, else the chart's own Redis. */}}
+{{- define "bioxen.redisUrl" -}}
+{{- default (printf "redis://%s-redis:6379/0" (include "bioxen.fullname" .)) .Values.jobs.redisUrl -}}
+{{- end -}}
+
+{{/* BIOXEN_REDIS_URL and the job settings, when jobs are on (services and workers). */}}
+{{- define "bioxen.jobsEnv" -}}
+{{- if .Values.jobs.enabled }}
+- name: BIOXEN_REDIS_URL
+  value: {{ include "bioxen.redisUrl" . | quote }}
+- name: BIOXEN_JOB_RESULT_TTL_SECONDS
+  value: {{ .Values.jobs.resultTtlSeconds | quote }}
+{{- end }}
+{{- end -}}
