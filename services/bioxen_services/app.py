@@ -8,13 +8,13 @@ computation or probe, or at once with ``start_engines=True``.
 
 from __future__ import annotations
 
-from flask import Flask
-
 from bioxen_common.manifest import load_manifest
 from bioxen_common.names import SERVICES
+from flask import Flask
 
-from . import docs, health, web
+from . import docs, health, job_routes, web
 from .dataplane import DataPlane
+from .jobs import service as jobs
 from .settings import Settings
 from .supervisor import Supervisor
 
@@ -23,10 +23,10 @@ def _blueprints(service: str):
     if service == "static":
         from .static import dfba_routes, routes
 
-        return [routes.bp, dfba_routes.bp]
+        return [routes.bp, dfba_routes.bp, job_routes.BLUEPRINTS[service]]
     from .dynamic import routes
 
-    return [routes.bp]
+    return [routes.bp, job_routes.BLUEPRINTS[service]]
 
 
 def operations(service: str) -> list:
@@ -53,6 +53,7 @@ def create_app(service: str = "static", settings: Settings | None = None, *,
     docs.init_app(app, service)
     for blueprint in _blueprints(service):
         app.register_blueprint(blueprint)
+    jobs.init_app(app)
     if start_engines:
         runtime.start(wait=True)
     return app

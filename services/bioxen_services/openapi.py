@@ -22,6 +22,7 @@ DESCRIPTIONS = {
                "model's unit; species values are concentrations or amounts as species_values says.",
 }
 TAGS = {"computations": "engine computations (need the token when the service has one)",
+        "jobs": "long computations: submitted, split into chunks run by workers, fetched later",
         "models": "the shipped models",
         "probes": "liveness, readiness and this document (always open)"}
 REF = "#/components/schemas/{model}"
@@ -44,7 +45,8 @@ def _operation(op: Operation, names: dict, secured: bool) -> dict:
                              for name, (text, example) in op.parameters.items()]
     if op.request is not None:
         out["requestBody"] = {"required": True, "content": _content(op.request, names, op.example)}
-    responses = {"200": {"description": "OK", "content": _content(op.answer, names)}}
+    responses = {str(op.status): {"description": "OK" if op.status == 200 else "Accepted",
+                                  "content": _content(op.answer, names)}}
     for status, (text, model) in op.responses.items():
         responses[str(status)] = {"description": text, "content": _content(model, names)}
     for status in op.errors:
@@ -84,7 +86,8 @@ def document(service: str, model_ids: list[str] | None = None, *, secured: bool 
         paths.setdefault(op.path, {})[op.method] = _operation(op, names, secured)
         if model_ids and op.parameters:
             for param in paths[op.path][op.method]["parameters"]:
-                param["schema"]["enum"] = list(model_ids)
+                if param["name"] == "model_id":
+                    param["schema"]["enum"] = list(model_ids)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLES[service], "version": __version__, "description": DESCRIPTIONS[service]},

@@ -150,7 +150,6 @@ class WorkerProcess:
 def service_app(service: str, redis_url: str, **settings):
     """The service side in-process: the real app with its engines and its job layer."""
     from bioxen_services.app import create_app
-    from bioxen_services.jobs.service import init_app
     from bioxen_services.server import THREAD_ENV
     from bioxen_services.settings import Settings
 
@@ -159,7 +158,7 @@ def service_app(service: str, redis_url: str, **settings):
     env = {"BIOXEN_REDIS_URL": redis_url, "BIOXEN_ENGINES": "1",
            **{f"BIOXEN_{k.upper()}": str(v) for k, v in settings.items()}}
     app = create_app(service, Settings.from_env(env), start_engines=True)
-    return app, init_app(app)
+    return app, app.extensions["bioxen_jobs"]  # create_app set up the job layer
 
 
 def sync(jobs, kind: str, fn, ref, *args):

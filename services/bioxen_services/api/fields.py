@@ -171,13 +171,16 @@ class Body(BaseModel):
             raise fail(f"unknown field(s) {unknown}; accepted fields: {sorted(fields)}")
         return {k: v for k, v in data.items() if v is not None}  # null means "the default"
 
-    @classmethod
-    def parse(cls, data: Any, context: dict | None = None):
-        """The body validated, or :class:`~bioxen_services.errors.ValidationError` (400) naming the field."""
-        try:
-            return cls.model_validate(data, context=context)
-        except PydanticError as exc:
-            raise invalid(exc) from None
+    parse = classmethod(lambda cls, data, context=None: parse(cls, data, context))
+
+
+def parse(model: type[BaseModel], data: Any, context: dict | None = None):
+    """``data`` validated as ``model``, or :class:`~bioxen_services.errors.ValidationError` (400) naming
+    the field."""
+    try:
+        return model.model_validate(data, context=context)
+    except PydanticError as exc:
+        raise invalid(exc) from None
 
 
 #: fields whose keys are ids (rendered ``bounds['PGI']``); other nested names are fields (``uptake['X'].vmax``)
@@ -194,7 +197,7 @@ def field_name(loc: tuple) -> str:
     ``uptake['X'].vmax``: the names the messages have always used."""
     name, keyed = "", False
     for part in loc:
-        if part in UNION_TAGS:
+        if part in UNION_TAGS or (isinstance(part, str) and part.startswith("job:")):
             continue
         if isinstance(part, int):
             name += f"[{part}]"

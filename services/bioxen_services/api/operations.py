@@ -31,14 +31,17 @@ ERROR_TEXT = {
     400: "the request is invalid: the message names the field (invalid_json, invalid_request, "
          "invalid_model, model_path_not_allowed, unknown_reaction, unknown_species …)",
     401: "the service needs a bearer token (Authorization: Bearer <token>)",
-    404: "unknown model id, or a sha256 this replica has not seen (model_not_cached: send the text inline)",
+    404: "unknown model id, or a sha256 this replica has not seen (model_not_cached: send the text inline), "
+         "or an unknown or expired job (unknown_job)",
+    409: "the job has not succeeded (job_not_finished): its status says where it is",
     413: "the body is larger than the service accepts (after gunzip too)",
     415: "unsupported Content-Encoding (gzip or none)",
     422: "past a limit (limit_exceeded), no solution or a failed run (computation_failed), or a model "
          "feature the engine cannot simulate (unsupported_feature)",
     499: "the client closed the connection; the computation was stopped (nobody reads this answer)",
     500: "the engine process failed and was replaced (engine_failed); quote the request_id",
-    503: "not ready yet (not_ready), or every engine busy and the queue full (overloaded): retry",
+    503: "not ready yet (not_ready), every engine busy and the queue full (overloaded): retry; or, for jobs, "
+         "no Redis configured or reachable (jobs_unavailable)",
     504: "past the request's time budget; the engine process was stopped (timeout)",
 }
 
@@ -61,6 +64,8 @@ class Operation:
     tag: str = "computations"
     #: path parameters: name -> (description, example)
     parameters: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the status of a successful answer (202 for a job accepted)
+    status: int = 200
 
 
 class ApiBlueprint(Blueprint):

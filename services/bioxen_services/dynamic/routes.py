@@ -38,7 +38,7 @@ def model_ref(req) -> ModelRef:
     return ref
 
 
-def _values(req) -> dict:
+def values(req) -> dict:
     return dict(parameters=dict(req.parameters), initial_conditions=dict(req.initial_conditions),
                 species_values=req.species_values)
 
@@ -50,7 +50,7 @@ def sim_spec(req, max_points: int) -> SimSpec:
     return SimSpec(start=req.start, end=req.end, points=req.points, selections=req.selections,
                    integrator=req.integrator, seed=req.seed, absolute_tolerance=req.absolute_tolerance,
                    relative_tolerance=req.relative_tolerance, repetitions=getattr(req, "repetitions", None),
-                   return_runs=getattr(req, "return_runs", False), **_values(req))
+                   return_runs=getattr(req, "return_runs", False), **values(req))
 
 
 def _check_result_size(spec: SimSpec, settings, runs: int = 1) -> None:
@@ -130,7 +130,7 @@ def simulate(plane, req: SimulateRequest):
                                                   "from the initial values (422 when none is found).",
               example={"model": {"id": "gene_expression"}})
 def steady_state(plane, req: SteadyStateRequest):
-    return plane.compute("steady_state", engine.steady_state, model_ref(req), SimSpec(**_values(req)))
+    return plane.compute("steady_state", engine.steady_state, model_ref(req), SimSpec(**values(req)))
 
 
 @bp.operation("post", "/v1/scan", request=ScanRequest, answer=ScanAnswer, summary="parameter grid scan",
