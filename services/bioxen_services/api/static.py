@@ -49,14 +49,14 @@ class FvaRequest(_Changes):
 
 
 def _ids_or_all(value: Any) -> Any:
-    if value == "all":
+    if value in ("all", "all_pairs"):
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise fail("must be an array of strings or \"all\"")
+        raise fail("must be an array of strings, \"all\" or \"all_pairs\"")
     return value
 
 
-IdsOrAll = Annotated[list[str] | Literal["all"], BeforeValidator(_ids_or_all)]
+IdsOrAll = Annotated[list[str] | Literal["all", "all_pairs"], BeforeValidator(_ids_or_all)]
 
 
 class DeletionSet(Body):
@@ -71,9 +71,11 @@ class DeletionSet(Body):
 
 
 class KnockoutsRequest(_Changes):
-    genes: IdsOrAll = Field(default_factory=list, description="single deletions of these genes, or \"all\"")
-    reactions: IdsOrAll = Field(default_factory=list, description="single deletions of these reactions, or "
-                                                                  "\"all\"")
+    genes: IdsOrAll = Field(default_factory=list, description="single deletions of these genes; \"all\": of "
+                                                              "every gene; \"all_pairs\": every double deletion "
+                                                              "(a job: POST /v1/jobs)")
+    reactions: IdsOrAll = Field(default_factory=list, description="single deletions of these reactions, \"all\" "
+                                                                  "or \"all_pairs\", as for genes")
     sets: list[DeletionSet] = Field(default_factory=list, description="deletions of several genes/reactions "
                                                                       "at once (double deletions and more)")
 

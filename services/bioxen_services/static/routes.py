@@ -101,9 +101,10 @@ def deletions(req: KnockoutsRequest) -> tuple[list[Deletion], list[str]]:
     (expanded by the engine, which knows the model)."""
     out: list[Deletion] = []
     every = [key for key in ("genes", "reactions") if getattr(req, key) == "all"]
-    if req.genes != "all":
+    every += [f"{key[:-1]}_pairs" for key in ("genes", "reactions") if getattr(req, key) == "all_pairs"]
+    if isinstance(req.genes, list):
         out += [Deletion(genes=[g]) for g in req.genes]
-    if req.reactions != "all":
+    if isinstance(req.reactions, list):
         out += [Deletion(reactions=[r]) for r in req.reactions]
     out += [Deletion(list(s.genes), list(s.reactions)) for s in req.sets]
     return out, every
@@ -111,16 +112,14 @@ def deletions(req: KnockoutsRequest) -> tuple[list[Deletion], list[str]]:
 
 def _too_many(count: int, limit: int) -> None:
     if count > limit:
-        raise LimitExceeded(f"{count} deletions in one request exceed the limit of {limit}; split the batch "
-                            "(the client does this)")
+        raise LimitExceeded(f"{count} deletions in one request exceed the limit of {limit}; submit them as a "
+                            "job (POST /v1/jobs, kind knockouts) or split the batch")
 
 
 def knockout_batch(model, changes: Changes, deletions: list[Deletion], every: list[str], limit: int) -> dict:
     """Engine side of ``/v1/knockouts``: single deletions of every gene/reaction where asked, then the batch."""
     for key in every:
-        items = model.genes if key == "genes" else model.reactions
-        deletions = deletions + [Deletion(genes=[i.id]) if key == "genes" else Deletion(reactions=[i.id])
-                                 for i in items]
+        deletions = deletions + engine.every_deletion(model, key)
     _too_many(len(deletions), limit)
     return engine.run_knockouts(model, changes, deletions)
 
