@@ -90,6 +90,20 @@ ROWS = [
         ("Engine replacement time p95 (fork from the template to serving)", "s", [
             ("{{service}} p95", quantile(0.95, "bioxen_engine_spawn_duration_seconds", "service"))]),
     ]),
+    ("Jobs", [
+        ("Job chunks waiting, by service", "short", [
+            ("{{service}}", f"max by (service) (bioxen_job_queue_length{{{SEL}}})")]),
+        ("Jobs by state", "short", [
+            ("{{service}} {{state}}", f"max by (service, state) (bioxen_jobs{{{SEL}}})")]),
+        ("Job chunk time p50 / p95 by kind", "s", [
+            (f"{{{{service}}}} {{{{kind}}}} p{int(q * 100)}",
+             quantile(q, "bioxen_job_chunk_duration_seconds", "service, kind")) for q in (0.5, 0.95)]),
+        ("Job chunks ended by outcome, and retried by reason", "ops", [
+            ("{{service}} {{kind}} {{outcome}}",
+             f"sum by (service, kind, outcome) (rate(bioxen_job_chunks_total{{{SEL}}}[{RATE}]))"),
+            ("{{service}} retried: {{reason}}",
+             f"sum by (service, reason) (rate(bioxen_job_chunk_retries_total{{{SEL}}}[{RATE}]))")]),
+    ]),
     ("Biological VMs", [
         ("VM fallbacks by reason", "ops", [
             ("{{vm_id}} {{reason}}",

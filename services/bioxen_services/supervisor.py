@@ -81,8 +81,10 @@ class Engine:
 
 
 class Supervisor:
-    def __init__(self, service: str, settings):
+    def __init__(self, service: str, settings, *, replica: bool = True):
         self.service = service
+        #: a service replica reports bioxen_ready (one per pod behind the Service); a job worker does not
+        self.replica = replica
         self.settings = settings
         self.size = settings.engines or available_cpus()
         self.queue_limit = self.size * settings.queue_per_engine
@@ -102,7 +104,8 @@ class Supervisor:
         self.load_seconds: float | None = None
         self.load_error: str | None = None
         self.draining = False
-        metrics.READY.labels(service).set(0)
+        if replica:
+            metrics.READY.labels(service).set(0)
         for reason in RESTART_REASONS:  # exported at 0, so rates exist before the first restart
             metrics.ENGINE_RESTARTS.labels(service, reason)
 
@@ -160,7 +163,8 @@ class Supervisor:
                 log.error("%s supervisor: %s; retrying in %.0f s", self.service, exc, backoff)
                 self._wake.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
-            metrics.READY.labels(self.service).set(1 if self.ready and not self.draining else 0)
+            if self.replica:
+                metrics.READY.labels(self.service).set(1 if self.ready and not self.draining else 0)
             self._wake.wait(1.0)
             self._wake.clear()
 

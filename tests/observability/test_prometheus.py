@@ -198,7 +198,36 @@ def vm_exporter(static_url, dynamic_url):
 
 
 @pytest.fixture(scope="module")
-def prometheus(static_service, dynamic_service, vm_exporter):
+def job_side():
+    """A static replica with the job layer, its worker and their redis-server: what the job panels and
+    alerts read (the queue length from the replica, chunk metrics from the worker)."""
+    sys.path.insert(0, str(ROOT / "tests" / "jobs"))
+    from jobs_support import RedisServer, WorkerProcess
+
+    from support import ServiceProcess
+
+    redis_server = RedisServer().start()
+    try:
+        with ServiceProcess("static", env={"BIOXEN_REDIS_URL": redis_server.url}, preload="e_coli_core") as front, \
+                WorkerProcess("static", redis_server.url, preload="e_coli_core") as worker:
+            yield front, worker
+    finally:
+        redis_server.stop()
+
+
+def drive_job_traffic(front) -> None:
+    """One chunked FVA job, run to its end by the worker."""
+    resp = requests.post(f"{front.url}/v1/jobs", json={"kind": "fva", "chunk_size": 32,
+                                                        "request": {"model": {"id": "e_coli_core"}}}, timeout=60)
+    assert resp.status_code == 202, resp.text
+    deadline = time.monotonic() + 120
+    while requests.get(front.url + resp.headers["Location"], timeout=10).json()["status"] != "succeeded":
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def prometheus(static_service, dynamic_service, vm_exporter, job_side):
     if not Path(PROMETHEUS).exists():
         pytest.skip("prometheus is not installed: run `make tools` (Debian package prometheus)")
     workdir = Path(tempfile.mkdtemp(prefix="bioxen-prometheus-"))
@@ -211,6 +240,9 @@ def prometheus(static_service, dynamic_service, vm_exporter):
                ("bioxen-dynamic", f"{dynamic_service.host}:{dynamic_service.port}")]
     if isinstance(vm_exporter, VMExporter):
         targets.append(("bioxen-vm", f"127.0.0.1:{vm_exporter.port}"))
+    front, worker = job_side
+    targets += [("bioxen-static-jobs", f"{front.host}:{front.port}"),
+                ("bioxen-static-worker", f"127.0.0.1:{worker.metrics_port}")]
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
               "rule_files": [str(workdir / "rules.yaml")],
               "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [target]}]}
@@ -264,9 +296,10 @@ def wait_for(url: str, expr: str, ok=bool, timeout: float = 60.0) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def scraped(prometheus, static_url, dynamic_url):
+def scraped(prometheus, static_url, dynamic_url, job_side):
     """Traffic sent after Prometheus has started scraping, then scraped at least twice more."""
     drive_service_traffic(static_url, dynamic_url)
+    drive_job_traffic(job_side[0])
     # the last counter the traffic touched, scraped three times since: every rate() window holds it
     seen = wait_for(prometheus, 'count_over_time(bioxen_computations_total{kind="dfba"}[1m]) >= 3')
     assert seen, "prometheus never scraped the traffic"
@@ -288,9 +321,10 @@ def test_expression_returns_data(scraped, vm_exporter, name, expr):
 @pytest.mark.slow
 def test_replica_count_counts_the_scraped_pods(scraped):
     result = {r["metric"]["service"]: float(r["value"][1]) for r in query(scraped, "count by (service) (bioxen_ready)")}
-    assert result == {"static": 1.0, "dynamic": 1.0}  # one pod each here, its workers aggregated
+    # static: the shared replica and the job test's replica (its job worker is no replica); engines aggregated
+    assert result == {"static": 2.0, "dynamic": 1.0}
     ready = {r["metric"]["service"]: float(r["value"][1]) for r in query(scraped, "bioxen:ready_replicas")}
-    assert ready == {"static": 1.0, "dynamic": 1.0}
+    assert ready == {"static": 2.0, "dynamic": 1.0}
 
 
 @pytest.mark.slow
@@ -313,9 +347,10 @@ def test_vm_fallbacks_are_seen(scraped, vm_exporter):
 
 
 @pytest.mark.slow
-def test_every_dashboard_metric_is_exported(scraped, static_url, dynamic_url, vm_exporter):
+def test_every_dashboard_metric_is_exported(scraped, static_url, dynamic_url, vm_exporter, job_side):
     exported = set()
-    for url in (static_url, dynamic_url):
+    front, worker = job_side
+    for url in (static_url, dynamic_url, front.url, f"http://127.0.0.1:{worker.metrics_port}"):
         text = requests.get(f"{url}/metrics", timeout=10).text
         exported |= {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
     recorded = {r["record"] for r in rules() if "record" in r}

@@ -84,7 +84,7 @@ def work(service: str, engines: int | None = None, metrics_host: str = "0.0.0.0"
     except ServiceError as exc:
         log.error("%s", exc.message)
         return 2
-    supervisor = Supervisor(service, settings)
+    supervisor = Supervisor(service, settings, replica=False)
     supervisor.start(wait=True)
     if not supervisor.ready:
         log.error("the %s engines could not start: %s", service, supervisor.load_error)
