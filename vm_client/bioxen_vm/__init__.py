@@ -1,6 +1,6 @@
 """BioXen lightweight biological VMs: they hold no engine and ask the centralized services.
 
-Public API: :func:`create_bio_vm`, :class:`BiologicalComputationClient`,
+Public API: :func:`create_bio_vm`, :class:`BiologicalComputationClient` (and its :class:`Job`),
 :class:`BiologicalComputationHypervisor`, :func:`get_chassis_config`.
 Nothing here imports cobra or tellurium; the package installs and runs without them.
 
@@ -20,7 +20,7 @@ _EXPORTS = {
     "BioXenError": "errors", "ClientRequestError": "errors", "ComputationLost": "errors",
     "ComputationTimeout": "errors", "ServerError": "errors",
     "ServiceError": "errors", "ServiceTimeout": "errors", "ServiceUnavailable": "errors",
-    "BiologicalComputationHypervisor": "hypervisor",
+    "BiologicalComputationHypervisor": "hypervisor", "Job": "jobs", "JobTimeout": "jobs",
     "MockTransport": "transport", "ClientSettings": "settings", "Timeout": "settings",
     "BIOLOGICAL_TYPES": "vm", "VM_TYPES": "vm", "BasicBiologicalVM": "vm", "EnhancedBiologicalVM": "vm",
     "LightweightBiologicalVM": "vm", "VMStateError": "vm", "create_bio_vm": "vm", "get_chassis_config": "vm",

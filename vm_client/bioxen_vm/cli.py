@@ -5,7 +5,7 @@ worker: each executes the services' own entry point (``python -m bioxen_services
 ``python -m bioxen_services.jobs.worker``) with the same arguments in its own process (needs the
 ``bioxen-services`` distribution with its engine extra; this package never imports it). Every other
 command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``,
-``simulate``, ``scan``, ``dfba``.
+``simulate``, ``scan``, ``dfba``, and ``job submit|status|result|cancel|list`` for long computations.
 Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
 (needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
 """
@@ -109,16 +109,9 @@ def _client(args):
 def _progress(args, label: str):
     if args.json or args.no_progress:
         return None, lambda: None
-    from tqdm import tqdm
+    from .jobs import progress_bar
 
-    bar = tqdm(total=0, desc=label, unit="item", file=sys.stderr, leave=False)
-
-    def update(done, total):
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar.close
+    return progress_bar(label, "item")
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -216,12 +209,16 @@ def _fba(args) -> int:
                             knockout_reactions=_list(args.knockout_reactions),
                             method="pfba" if args.pfba else "fba")
     shown = _top_fluxes(result["fluxes"], args.top)
-    text = (f"{result['method']} on {result['model']['id']}: status {result['status']}, objective "
-            f"{result['objective']} = {_num(result['objective_value'])}\n"
-            + table(["reaction", "flux"], [[k, v] for k, v in shown.items()]))
     if args.plot and shown:
         plot_bars(args.plot, shown, f"{result['method']} fluxes, {result['model']['id']}")
-    return _emit(args, result, text)
+    return _emit(args, result, _fba_text(result, args))
+
+
+def _fba_text(result: dict, args) -> str:
+    shown = _top_fluxes(result["fluxes"], args.top)
+    return (f"{result['method']} on {result['model']['id']}: status {result['status']}, objective "
+            f"{result['objective']} = {_num(result['objective_value'])}\n"
+            + table(["reaction", "flux"], [[k, v] for k, v in shown.items()]))
 
 
 def _fva(args) -> int:
@@ -233,13 +230,17 @@ def _fva(args) -> int:
         finally:
             done()
     ranges = result["ranges"]
-    text = (f"FVA on {result['model']['id']}: status {result['status']}, objective value "
-            f"{_num(result['objective_value'])}, fraction {result['fraction_of_optimum']}\n"
-            + table(["reaction", "minimum", "maximum"], [[k, v["minimum"], v["maximum"]] for k, v in ranges.items()]))
     if args.plot and ranges:
         plot_bars(args.plot, {k: v["maximum"] for k, v in ranges.items()}, "flux variability",
                   {k: (v["minimum"], v["maximum"]) for k, v in ranges.items()})
-    return _emit(args, result, text)
+    return _emit(args, result, _fva_text(result, args))
+
+
+def _fva_text(result: dict, args) -> str:
+    return (f"FVA on {result['model']['id']}: status {result['status']}, objective value "
+            f"{_num(result['objective_value'])}, fraction {result['fraction_of_optimum']}\n"
+            + table(["reaction", "minimum", "maximum"],
+                    [[k, v["minimum"], v["maximum"]] for k, v in result["ranges"].items()]))
 
 
 def _knockouts(args) -> int:
@@ -250,12 +251,15 @@ def _knockouts(args) -> int:
                                       chunk_size=args.chunk_size, progress=progress)
         finally:
             done()
+    return _emit(args, result, _knockouts_text(result, args))
+
+
+def _knockouts_text(result: dict, args) -> str:
     wild = result["wild_type_growth"]
     rows = [[r["id"], r["growth"], None if not wild or r["growth"] is None else r["growth"] / wild, r["status"]]
             for r in result["results"]]
-    text = f"knockouts on {result['model']['id']}: wild-type growth {_num(wild)}\n" + table(
+    return f"knockouts on {result['model']['id']}: wild-type growth {_num(wild)}\n" + table(
         ["deletion", "growth", "relative", "status"], rows)
-    return _emit(args, result, text)
 
 
 def _simulate(args) -> int:
@@ -264,14 +268,23 @@ def _simulate(args) -> int:
                                  selections=_list(args.select), parameters=_number_map(args.param, "--param"),
                                  initial_conditions=_number_map(args.initial, "--initial"),
                                  integrator=args.integrator, seed=args.seed)
-    traj = result["trajectories"]
-    step = max(1, (len(result["time"]) - 1) // max(1, args.rows - 1))
-    idx = sorted({*range(0, len(result["time"]), step), len(result["time"]) - 1})
-    text = (f"simulation of {result['model']['id']} ({result['integrator']}), {len(result['time'])} points\n"
-            + table(["time", *traj], [[result["time"][i], *(traj[s][i] for s in traj)] for i in idx]))
     if args.plot:
-        plot_series(args.plot, result["time"], traj, "time", "concentration", f"{result['model']['id']}")
-    return _emit(args, result, text)
+        plot_series(args.plot, result["time"], result["trajectories"], "time", "concentration",
+                    f"{result['model']['id']}")
+    return _emit(args, result, _simulate_text(result, args))
+
+
+def _rows(times: list, rows: int) -> list[int]:
+    """Indices of about ``rows`` evenly spaced time points, the last one included."""
+    step = max(1, (len(times) - 1) // max(1, rows - 1))
+    return sorted({*range(0, len(times), step), len(times) - 1})
+
+
+def _simulate_text(result: dict, args) -> str:
+    traj = result["trajectories"]
+    idx = _rows(result["time"], args.rows)
+    return (f"simulation of {result['model']['id']} ({result['integrator']}), {len(result['time'])} points\n"
+            + table(["time", *traj], [[result["time"][i], *(traj[s][i] for s in traj)] for i in idx]))
 
 
 def _scan(args) -> int:
@@ -285,14 +298,18 @@ def _scan(args) -> int:
                                  selections=_list(args.select), chunk_size=args.chunk_size, progress=progress)
         finally:
             done()
-    final = result["final"]
-    rows = [[*point, *(final[s][i] for s in final)] for i, point in enumerate(result["points"])]
-    text = (f"scan of {result['model']['id']}: {len(result['points'])} points, values at t={result['time_end']}\n"
-            + table([*result["parameters"], *final], rows))
     if args.plot and len(result["parameters"]) == 1:
         xs = [p[0] for p in result["points"]]
-        plot_series(args.plot, xs, final, result["parameters"][0], f"value at t={result['time_end']}", "scan")
-    return _emit(args, result, text)
+        plot_series(args.plot, xs, result["final"], result["parameters"][0], f"value at t={result['time_end']}",
+                    "scan")
+    return _emit(args, result, _scan_text(result, args))
+
+
+def _scan_text(result: dict, args) -> str:
+    final = result["final"]
+    rows = [[*point, *(final[s][i] for s in final)] for i, point in enumerate(result["points"])]
+    return (f"scan of {result['model']['id']}: {len(result['points'])} points, values at t={result['time_end']}\n"
+            + table([*result["parameters"], *final], rows))
 
 
 def _dfba(args) -> int:
@@ -306,15 +323,18 @@ def _dfba(args) -> int:
         result = client.dfba(_model(args.model), biomass=args.biomass,
                              concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
                              uptake=uptake or None, end=args.end, points=args.points)
+    if args.plot:
+        plot_series(args.plot, result["time"], {"biomass": result["biomass"], **result["concentrations"]},
+                    "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
+    return _emit(args, result, _dfba_text(result, args))
+
+
+def _dfba_text(result: dict, args) -> str:
     series = {"biomass": result["biomass"], **result["concentrations"]}
-    step = max(1, (len(result["time"]) - 1) // max(1, args.rows - 1))
-    idx = sorted({*range(0, len(result["time"]), step), len(result["time"]) - 1})
-    text = (f"dFBA of {result['model']['id']}: {len(result['time'])} points\n"
+    idx = _rows(result["time"], args.rows)
+    return (f"dFBA of {result['model']['id']}: {len(result['time'])} points\n"
             + table(["time (h)", "growth", *series],
                     [[result["time"][i], result["growth_rate"][i], *(series[s][i] for s in series)] for i in idx]))
-    if args.plot:
-        plot_series(args.plot, result["time"], series, "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
-    return _emit(args, result, text)
 
 
 def _demo(args) -> int:
@@ -329,6 +349,115 @@ def _vm_run(args) -> int:
     return run_vm(vm_id=args.id, biological_type=args.type, vm_type=args.vm_type, interval=args.interval,
                   metrics_port=args.metrics_port, iterations=args.iterations,
                   static_url=args.static_url, dynamic_url=args.dynamic_url)
+
+
+# -- jobs --------------------------------------------------------------------------------------------
+#: how ``bioxen job result`` shows each kind's answer (the kinds without a command print JSON)
+RESULT_TEXT = {"fba": _fba_text, "fva": _fva_text, "knockouts": _knockouts_text, "simulate": _simulate_text,
+               "scan": _scan_text, "dfba": _dfba_text}
+
+
+def _read_request(source: str) -> dict:
+    """The synchronous endpoint's body, from a JSON file or ``-`` (stdin)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise ValueError(f"--request {source}: {exc.strerror or exc}") from None
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--request {source} is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError(f"--request {source} must hold a JSON object (the synchronous endpoint's body)")
+    return body
+
+
+def _job_line(job: dict) -> str:
+    progress = job.get("progress") or {}
+    times = "  ".join(f"{k} {job[k]}" for k in ("created", "started", "finished") if job.get(k))
+    line = (f"{job['id']}  {job.get('service', '?')} {job.get('kind', '?')}  {job['status']}  "
+            f"{progress.get('done', '?')}/{progress.get('total', '?')} chunks  {times}")
+    error = job.get("error")
+    if error:
+        line += f"\n  error: {error.get('code')}: {error.get('message')}"
+    return line
+
+
+def _job_submit(args) -> int:
+    request = _read_request(args.request)
+    with _client(args) as client:
+        job = client.submit(args.kind, request, service=args.service, chunk_size=args.chunk_size)
+        info = job.info
+        if args.wait:
+            info = job.wait(timeout=args.wait_timeout, poll=args.poll, progress=False if args.no_progress else None)
+    text = _job_line(info)
+    if not args.wait:
+        text += f"\n  watch: bioxen job status {job.id} --service {job.service}"
+    elif info["status"] == "succeeded":
+        text += f"\n  result: bioxen job result {job.id} --service {job.service}"
+    _emit(args, info, text)
+    return 0 if not args.wait or info["status"] == "succeeded" else 1
+
+
+def _job_status(args) -> int:
+    with _client(args) as client:
+        info = client.job(args.id, args.service).info
+    return _emit(args, info, _job_line(info))
+
+
+def _job_result(args) -> int:
+    with _client(args) as client:
+        job = client.job(args.id, args.service)
+        result = job.result()
+    render = RESULT_TEXT.get(job.kind)
+    if render is None:  # no table for this kind
+        args.json = True
+    return _emit(args, result, render(result, args) if render else "")
+
+
+def _job_cancel(args) -> int:
+    with _client(args) as client:
+        info = client.job(args.id, args.service).cancel()
+    return _emit(args, info, _job_line(info))
+
+
+def _job_list(args) -> int:
+    with _client(args) as client:
+        jobs = client.jobs(args.service)
+    rows = [[j["id"], j.get("kind"), j["status"], f"{j['progress']['done']}/{j['progress']['total']}",
+             j.get("created"), j.get("finished")] for j in jobs]
+    return _emit(args, {"jobs": jobs}, table(["id", "kind", "status", "chunks", "created", "finished"], rows))
+
+
+def _job_commands(sub) -> None:
+    from .jobs import KINDS
+
+    job = sub.add_parser("job", help="long computations as jobs: submit, watch, fetch the result later")
+    job_sub = job.add_subparsers(dest="job_command", required=True)
+    kinds = [k for ks in KINDS.values() for k in ks]
+    p = _command(job_sub, "submit", _job_submit, "submit a job: the body of the kind's synchronous endpoint, "
+                 "queued and run by the service's workers", plot=False)
+    p.add_argument("kind", choices=kinds, help="static: fba, fva, knockouts, dfba; dynamic: simulate, ensemble, "
+                   "scan, steady-state")
+    p.add_argument("--request", required=True, metavar="FILE.json|-",
+                   help="the synchronous endpoint's JSON body (- reads stdin)")
+    p.add_argument("--chunk-size", type=int, default=None, help="items per chunk (default: sized by the service)")
+    p.add_argument("--service", choices=list(KINDS), default=None, help="default: the kind's service")
+    p.add_argument("--wait", action="store_true", help="wait for the job to end (progress bar on a terminal); "
+                   "exit 1 unless it succeeded")
+    p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS", help="with --wait: give up after")
+    p.add_argument("--poll", type=float, default=0.5, metavar="SECONDS", help="with --wait: seconds between polls")
+    for name, func, help_text in (("status", _job_status, "a job's status and progress"),
+                                  ("result", _job_result, "a finished job's answer, as the synchronous endpoint's"),
+                                  ("cancel", _job_cancel, "cancel a job (its queued chunks are dropped at once)")):
+        p = _command(job_sub, name, func, help_text, plot=False)
+        p.add_argument("id")
+        p.add_argument("--service", choices=list(KINDS), required=True)
+        if name == "result":
+            p.add_argument("--top", type=int, default=20, help="fba: show the N largest fluxes (0: all)")
+            p.add_argument("--rows", type=int, default=11, help="simulate, dfba: table rows shown")
+    p = _command(job_sub, "list", _job_list, "the service's recent jobs, newest first", plot=False)
+    p.add_argument("--service", choices=list(KINDS), required=True)
 
 
 # -- parser ------------------------------------------------------------------------------------------
@@ -447,6 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=float, default=10.0, help="hours")
     p.add_argument("--points", type=int, default=101)
     p.add_argument("--rows", type=int, default=11)
+
+    _job_commands(sub)
     return parser
 
 

@@ -7,7 +7,8 @@
   in shuffled round-robin order;
 - every request has a finite timeout; a request that never reached a service (connect refused, DNS,
   connect timeout) or got 503 (not ready, overloaded, draining: nothing was computed) is retried with
-  exponential back-off and jitter on another endpoint. A request a service had and lost (the connection
+  exponential back-off and jitter on another endpoint (a 503 every replica would give alike,
+  ``jobs_unavailable``, is raised at once). A request a service had and lost (the connection
   dropped after it was sent, no answer within the read timeout, 504) is not retried blindly: it raises
   :class:`~bioxen_vm.errors.ComputationLost` / :class:`~bioxen_vm.errors.ServiceTimeout` /
   :class:`~bioxen_vm.errors.ComputationTimeout`, so one request that kills or hangs a service never
@@ -18,7 +19,9 @@
 - inline models (SBML / Antimony text) are named by their sha256 first and the text is sent only when
   the service answers ``404 model_not_cached``; bodies over 64 KB are gzip-compressed;
 - large batches (FVA reaction lists, knockout lists, scan grids) are split into chunks, sent
-  concurrently over all endpoints and merged back in request order.
+  concurrently over all endpoints and merged back in request order;
+- computations too long for one request are submitted as jobs (:meth:`~BiologicalComputationClient.submit`,
+  :mod:`bioxen_vm.jobs`), which the services' workers run from a queue.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bioxen_common import modeltext
 from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
                      ServiceUnavailable)
+from .jobs import Job, service_of
 from .settings import ClientSettings, Timeout
 from .transport import HTTPTransport, TransportError
 
@@ -53,6 +57,9 @@ KNOCKOUT_CHUNK = 100
 SCAN_CHUNK = 50
 
 Progress = Callable[[int, int], None]  # (items done, items total)
+#: 503 codes that every replica would answer alike (no job store configured or reachable): raised at
+#: once, the replica stays in rotation for everything else
+SHARED_503 = ("jobs_unavailable",)
 
 
 # -- models ------------------------------------------------------------------------------------------
@@ -77,6 +84,11 @@ def load_model_file(path: str | Path) -> dict:
     text = path.read_text()
     kind = "sbml" if text.lstrip().startswith("<") else "antimony"
     return {kind: text}
+
+
+def _error_code(answer) -> str | None:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _chunks(items: Sequence, size: int) -> list[list]:
@@ -204,7 +216,7 @@ class BiologicalComputationClient:
                 answer = resp.json()
             except ValueError:
                 answer = None
-            if resp.status == 503:
+            if resp.status == 503 and _error_code(answer) not in SHARED_503:
                 pool.mark_failed(url, "503 not ready")
                 last = f"{url}: 503 {ServiceError.from_response(503, answer).message}"
                 continue
@@ -217,14 +229,17 @@ class BiologicalComputationClient:
             return answer
         raise ServiceUnavailable(service, f"{last} (after {retries + 1} attempts)")
 
-    def post(self, service: str, path: str, payload: dict) -> dict:
-        """POST with the inline-model protocol: text models go by sha256 first, text on a cache miss."""
-        model = payload.get("model")
+    def post(self, service: str, path: str, payload: dict, inner: str | None = None) -> dict:
+        """POST with the inline-model protocol: text models go by sha256 first, text on a cache miss.
+        ``inner``: the model is in ``payload[inner]`` (a job's ``request``), not in ``payload``."""
+        body = payload[inner] if inner else payload
+        model = body.get("model")
         if not (isinstance(model, dict) and len(model) == 1 and next(iter(model)) in TEXT_KINDS):
             return self.request(service, "POST", path, payload)
         text = next(iter(model.values()))
+        named = {**body, "model": {"sha256": sha256_text(text)}}
         try:
-            return self.request(service, "POST", path, {**payload, "model": {"sha256": sha256_text(text)}})
+            return self.request(service, "POST", path, {**payload, inner: named} if inner else named)
         except ClientRequestError as exc:
             if exc.code != "model_not_cached":
                 raise
@@ -469,6 +484,36 @@ class BiologicalComputationClient:
     def models(self, service: str) -> list[dict]:
         return self.request(service, "GET", "/v1/models")["models"]
 
+    # -- v1: jobs --------------------------------------------------------------------------------------
+    def submit(self, kind: str, request: dict | None = None, *, service: str | None = None,
+               chunk_size: int | None = None, **fields) -> Job:
+        """Submit a job: ``kind`` is the synchronous endpoint (fba, fva, knockouts, dfba on the static
+        service; simulate, ensemble, scan, steady-state on the dynamic one, whose name ``service`` may
+        give) and ``request`` its body, or its fields as keywords (merged over ``request``); a model
+        given as a string is a shipped model id. ``chunk_size``: items per chunk (default: sized by the
+        service). Returns the queued :class:`~bioxen_vm.jobs.Job` at once; the same 4xx as the
+        synchronous endpoint for a bad request."""
+        service = service_of(kind, service)
+        body = {**(request or {}), **fields}
+        if "model" in body:
+            body["model"] = model_spec(body["model"])
+        payload: dict = {"kind": kind, "request": body}
+        if chunk_size is not None:
+            payload["chunk_size"] = chunk_size
+        info = self.post(service, "/v1/jobs", payload, inner="request")
+        return Job(self, service, info["id"], info)
+
+    def job(self, job_id: str, service: str) -> Job:
+        """A job submitted earlier (by this client or any other), by its id; its status is asked at once
+        (404 ``unknown_job`` for an id the service does not know)."""
+        job = Job(self, service, job_id)
+        job.status()
+        return job
+
+    def jobs(self, service: str) -> list[dict]:
+        """The service's recent jobs, newest first (their status dicts)."""
+        return self.request(service, "GET", "/v1/jobs")["jobs"]
+
 
 def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]]:
     """Split a scan grid into sub-grids of about ``chunk_points`` points whose concatenated cartesian
@@ -495,5 +540,5 @@ def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]
     return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
 
 
-__all__ = ["BiologicalComputationClient", "BioXenError", "ServiceUnavailable", "ComputationLost", "ServiceError",
+__all__ = ["BiologicalComputationClient", "BioXenError", "Job", "ServiceUnavailable", "ComputationLost", "ServiceError",
            "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]
