@@ -10,6 +10,8 @@ VM that raises). With no endpoints configured it starts both services locally on
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from bioxen_common.names import SERVICES_PACKAGE
 
 from . import discovery
 from .client import BiologicalComputationClient
-from .errors import ServiceUnavailable
+from .errors import ServiceError, ServiceUnavailable
 from .transport import RequestsTransport, Timeout, TransportError
 from .vm import create_bio_vm
 
@@ -61,10 +63,62 @@ def _wait_ready(url: str, proc: subprocess.Popen, log_path: str, wait: float) ->
     raise DemoError(f"local service at {url} not ready after {wait:.0f} s (log: {log_path})")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 @contextmanager
-def local_service(service: str, host: str = "127.0.0.1", workers: int = 1, wait: float = 180.0):
+def local_redis(host: str = "127.0.0.1"):
+    """A throw-away ``redis-server`` on a free port (no persistence) for the demo's job; yields its URL,
+    or None when redis-server is not installed. Stopped on exit."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    port = _free_port(host)
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise DemoError(f"redis-server did not start on {host}:{port}") from None
+                time.sleep(0.05)
+        yield f"redis://{host}:{port}/0"
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def local_worker(service: str, redis_url: str):
+    """``python -m bioxen_services.jobs.worker <service>`` (one engine) taking the demo's job chunks."""
+    log_path = tempfile.mkstemp(prefix=f"bioxen-demo-worker-{service}-", suffix=".log")[1]
+    env = {**os.environ, "BIOXEN_REDIS_URL": redis_url, "BIOXEN_ENGINES": "1"}
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", f"{SERVICES_PACKAGE}.jobs.worker", service,
+                                 "--metrics-port", "0", "--log-level", "warning"], env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def local_service(service: str, host: str = "127.0.0.1", workers: int = 1, wait: float = 180.0,
+                  redis_url: str | None = None):
     """``python -m bioxen_services serve <service>`` on a free port as a subprocess; yields its URL;
-    stopped on exit."""
+    stopped on exit. With ``redis_url`` it takes jobs too."""
     if importlib.util.find_spec(SERVICES_PACKAGE) is None:
         raise DemoError("no service endpoints are configured and the services are not installed here: "
                         "pass --static-url/--dynamic-url (e.g. through kubectl port-forward) or install "
@@ -75,19 +129,14 @@ def local_service(service: str, host: str = "127.0.0.1", workers: int = 1, wait:
     log_path = metrics_dir + ".log"
     cmd = [sys.executable, "-m", SERVICES_PACKAGE, "--log-level", "warning", "serve", service, "--host", host,
            "--port", str(port), "--workers", str(workers), "--metrics-dir", metrics_dir]
+    env = {**os.environ, **({"BIOXEN_REDIS_URL": redis_url} if redis_url else {})}
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         _wait_ready(url, proc, log_path, wait)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        _stop(proc)
 
 
 def _fmt(value, digits: int = 6) -> str:
@@ -108,10 +157,16 @@ def run_service_based_computation_demo(static_url=None, dynamic_url=None, *,
     summary: dict = {"started_services": [], "vms": {}, "service_down": {}}
     with ExitStack() as stack:
         urls = {"static": static_url, "dynamic": dynamic_url}
+        redis_url = None
+        if not discovery.endpoints_configured("static", urls["static"]):
+            redis_url = stack.enter_context(local_redis())
+            if redis_url:
+                emit(f"[setup] redis-server for jobs at {redis_url}; a static job worker")
+                stack.enter_context(local_worker("static", redis_url))
         for service in ("static", "dynamic"):
             if not discovery.endpoints_configured(service, urls[service]):
                 emit(f"[setup] no {service} endpoint configured: starting a local {service} service ...")
-                urls[service] = stack.enter_context(local_service(service))
+                urls[service] = stack.enter_context(local_service(service, redis_url=redis_url))
                 summary["started_services"].append(service)
                 emit(f"[setup] {service} service ready at {urls[service]}")
         client = stack.enter_context(BiologicalComputationClient(urls["static"], urls["dynamic"]))
@@ -180,6 +235,23 @@ def run_service_based_computation_demo(static_url=None, dynamic_url=None, *,
                 raised = str(exc)
         emit(f"  lightweight (strict) VM: raised ServiceUnavailable: {raised}")
         summary["service_down"]["strict_raised"] = raised is not None
+
+        emit("\n== 6. a long computation as a job: submitted, watched, fetched")
+        if redis_url is None and summary["started_services"]:
+            emit("  skipped: redis-server is not installed here (make tools installs it)")
+        else:
+            try:
+                job = client.submit("fva", {"model": {"id": "e_coli_core"}, "fraction_of_optimum": 0.9},
+                                    chunk_size=32)
+                emit(f"  job {job.id}: {job.info['status']}")
+                job.wait(timeout=300, progress=lambda done, total: emit(f"  chunks done: {done}/{total}"))
+                ranges = job.result()["ranges"]
+                direct = client.post("static", "/v1/fva", {"model": {"id": "e_coli_core"},
+                                                           "fraction_of_optimum": 0.9})["ranges"]
+                emit(f"  {len(ranges)} reaction ranges; identical to one synchronous POST /v1/fva: {ranges == direct}")
+                summary["job"] = {"id": job.id, "reactions": len(ranges), "equal": ranges == direct}
+            except ServiceError as exc:
+                emit(f"  jobs are not available on this service: {exc}")
 
         for vm in vms:
             vm.destroy()
