@@ -182,3 +182,19 @@ def test_without_a_redis_url_jobs_answer_503_at_once():
         assert (exc.value.status, exc.value.code) == (503, "jobs_unavailable")
         assert "BIOXEN_REDIS_URL" in exc.value.message
         assert client.fba("e_coli_core")["status"] == "optimal"  # the replica stays in rotation
+
+
+def test_whole_model_batches_of_an_inline_model_go_as_jobs(client):
+    """The client cannot split an inline model's FVA or all-gene deletions (the ids are in its text):
+    with a job store, the service splits them as a job; the answer is the synchronous one."""
+    sbml = MODELS["e_coli_core"].read_text()
+    before = {j["id"] for j in client.jobs("static")}
+    seen = []
+    fva = client.fva({"sbml": sbml}, fraction_of_optimum=0.9, progress=lambda done, total: seen.append((done, total)))
+    assert fva["ranges"] == _sync_fva(client, {"model": {"sbml": sbml}, "fraction_of_optimum": 0.9})["ranges"]
+    assert seen and seen[-1][0] == seen[-1][1]
+    knockouts = client.knockouts({"sbml": sbml}, genes="all")
+    assert len(knockouts["results"]) == 137  # every gene of e_coli_core, which only the service could list
+    new = [j for j in client.jobs("static") if j["id"] not in before]
+    assert sorted(j["kind"] for j in new) == ["fva", "knockouts"]
+    assert all(j["status"] == "succeeded" for j in new)

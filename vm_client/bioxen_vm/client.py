@@ -370,8 +370,8 @@ class BiologicalComputationClient:
                 **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
         if reactions is None:
             reactions = self._shipped_ids(model, "reaction_ids")
-            if reactions is None:  # inline model: its ids live only in its text; one request
-                return self.fan_out("static", "/v1/fva", [base], [1], progress)[0]
+            if reactions is None:  # inline model: its ids live only in its text; the service splits it
+                return self._whole_model("fva", base, progress)
         chunks = _chunks(list(reactions), chunk_size)
         answers = self.fan_out("static", "/v1/fva", [{**base, "reactions": c} for c in chunks],
                                [len(c) for c in chunks], progress)
@@ -396,10 +396,10 @@ class BiologicalComputationClient:
                 continue
             if items == "all":
                 items = self._shipped_ids(model, "gene_ids" if key == "genes" else "reaction_ids")
-            if items is None:
-                bodies.append({**base, key: "all"})
-                sizes.append(1)
-                continue
+            if items is None:  # inline model: only the service knows its genes; it splits them as a job
+                return self._whole_model("knockouts", {**base, key: "all", **{
+                    k: v for k, v in (("genes", genes), ("reactions", reactions), ("sets", sets))
+                    if v is not None and k != key}}, progress)
             for chunk in _chunks(list(items), chunk_size):
                 bodies.append({**base, key: chunk})
                 sizes.append(len(chunk))
@@ -410,6 +410,20 @@ class BiologicalComputationClient:
         merged["results"] = [r for a in answers for r in a["results"]]
         merged["chunks"] = len(bodies)
         return merged
+
+    def _whole_model(self, kind: str, body: dict, progress: Progress | None) -> dict:
+        """A whole-model batch the client cannot split (an inline model's ids are in its text): a job,
+        which the service splits over every worker and which survives this connection; one synchronous
+        request where the service has no job store (503 ``jobs_unavailable``)."""
+        try:
+            job = self.submit(kind, body)
+        except ServiceError as exc:
+            if exc.code != "jobs_unavailable":
+                raise
+            log.info("%s of a whole inline model in one request: %s", kind, exc.message)
+            return self.fan_out("static", f"/v1/{kind}", [body], [1], progress)[0]
+        job.wait(progress=progress if progress is not None else False)
+        return job.result()
 
     def _shipped_ids(self, model, field: str) -> list[str] | None:
         """Reaction or gene ids of a shipped model (asked once per client and model), or None for a
