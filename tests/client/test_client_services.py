@@ -158,3 +158,13 @@ def test_whole_model_fva_and_all_gene_deletions_fan_out(client, reference_ecoli)
     for row in deletions["results"]:
         if row["status"] == "optimal":
             assert row["growth"] == pytest.approx(growth[row["id"]], abs=1e-6), row["id"]
+
+
+def test_a_whole_inline_fva_without_a_job_store_is_one_request(client, static_url):
+    """Without BIOXEN_REDIS_URL on the service, an inline model's whole FVA (which the client cannot
+    split) falls back from a job to one synchronous request, with the same answer."""
+    sbml = MODELS["e_coli_core"].read_text()
+    via_client = client.fva({"sbml": sbml}, fraction_of_optimum=0.9)
+    direct = requests.post(static_url + "/v1/fva", json={"model": {"sbml": sbml}, "fraction_of_optimum": 0.9},
+                           timeout=120).json()
+    assert via_client["ranges"] == direct["ranges"] and len(direct["ranges"]) == 95
