@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import machine  # noqa: E402
+import rows_jobs  # noqa: E402
 import rows_scale  # noqa: E402
 import rows_single  # noqa: E402
 from timing import Row  # noqa: E402
@@ -38,6 +39,7 @@ GROUPS = {
     "fva": rows_scale.fva_row,             # FVA of iMM904 over 2 replicas vs 1
     "throughput": rows_scale.throughput_row,  # many clients, 2 workers vs 1
     "memory": rows_scale.memory_rows,      # cold start, RSS after 10,000 mixed requests vs 100
+    "jobs": rows_jobs.jobs_rows,           # issue 14: jobs on real redis-server and workers (FVA 2 vs 1 worker, ...)
 }
 
 
