@@ -182,14 +182,17 @@ ensure_base() {
 
 # -- the images -----------------------------------------------------------------------------------------
 chart_images() {
-  # "component image" per Deployment container the chart renders (default values), so the tags are the
-  # chart's own; the helm test pod runs the vm image.
+  # "component image" per image this project builds, as the chart renders it (default values), so the
+  # tags are the chart's own; the helm test pod runs the vm image. A job worker runs its engine's image
+  # (<engine>-worker); the chart's Redis is a third-party image, pulled, not built.
   "$HELM" template bioxen helm/bioxen --namespace bioxen | "$PY" -c '
 import sys, yaml
 seen = {}
 for doc in yaml.safe_load_all(sys.stdin):
     if doc and doc["kind"] == "Deployment":
         component = doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component == "redis" or component.endswith("-worker"):
+            continue
         for c in doc["spec"]["template"]["spec"]["containers"]:
             seen.setdefault(component, c["image"])
 for component, image in seen.items():

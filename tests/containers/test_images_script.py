@@ -13,7 +13,13 @@ from facts import BEGIN, END, README
 from support import ROOT
 
 
+#: images the chart takes from elsewhere, not built here (the chart's own Redis for the job queue)
+THIRD_PARTY = {"redis"}
+
+
 def chart_images() -> dict[str, str]:
+    """The images this project builds, by component, as the chart renders them. A job worker runs its
+    engine's image (``<engine>-worker`` must render the same image as ``<engine>``)."""
     import yaml
 
     rendered = subprocess.run([str(HELM), "template", "bioxen", str(ROOT / "helm" / "bioxen")], capture_output=True,
@@ -23,7 +29,9 @@ def chart_images() -> dict[str, str]:
         if doc and doc["kind"] == "Deployment":
             component = doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
             out[component] = doc["spec"]["template"]["spec"]["containers"][0]["image"]
-    return out
+    for component in [c for c in out if c.endswith("-worker")]:
+        assert out.pop(component) == out[component.removesuffix("-worker")], f"{component} runs another image"
+    return {c: image for c, image in out.items() if c not in THIRD_PARTY}
 
 
 def test_images_script_is_valid_bash():
