@@ -26,29 +26,27 @@ from .errors import BioXenError, ServiceError
 from .settings import ClientSettings
 
 
-def _serve(args: argparse.Namespace) -> int:
-    """Become ``python -m bioxen_services <the same arguments>``: one process, one PID (PID 1 in the
-    images, so the server itself receives SIGTERM)."""
+def _become(command: str, module: str, argv: list[str]) -> int:
+    """Become ``python -m <module> <argv>``: one process, one PID (PID 1 in the images, so the server or
+    worker itself receives SIGTERM). This package never imports the services."""
     if importlib.util.find_spec(SERVICES_PACKAGE) is None:
-        print("bioxen serve needs the bioxen-services distribution "
+        print(f"bioxen {command} needs the bioxen-services distribution "
               "(pip install 'bioxen-services[static]' or '[dynamic]')", file=sys.stderr)
         return 2
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", SERVICES_PACKAGE, *args.argv])
+    os.execv(sys.executable, [sys.executable, "-m", module, *argv])
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``python -m bioxen_services`` with the same arguments."""
+    return _become("serve", SERVICES_PACKAGE, args.argv)
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Become ``python -m bioxen_services.jobs.worker <service> <its options>`` (its parser reads the rest)."""
-    if importlib.util.find_spec(SERVICES_PACKAGE) is None:
-        print("bioxen worker needs the bioxen-services distribution "
-              "(pip install 'bioxen-services[static]' or '[dynamic]')", file=sys.stderr)
-        return 2
-    sys.stdout.flush()
-    sys.stderr.flush()
+    """``python -m bioxen_services.jobs.worker <service> <its options>`` (its parser reads the rest)."""
     level = ["--log-level", args.log_level] if args.log_level else []
-    os.execv(sys.executable, [sys.executable, "-m", f"{SERVICES_PACKAGE}.jobs.worker", args.service, *args.rest,
-                              *level])
+    return _become("worker", f"{SERVICES_PACKAGE}.jobs.worker", [args.service, *args.rest, *level])
 
 
 # -- argument helpers ------------------------------------------------------------------------------
