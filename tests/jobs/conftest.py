@@ -44,6 +44,14 @@ def static_worker(clean_redis):
 
 
 @pytest.fixture()
+def ecoli_worker(clean_redis):
+    """A static worker with only e_coli_core compiled: starts in a third of the time (iMM904 is not
+    compiled) for the tests whose jobs use e_coli_core alone."""
+    with WorkerProcess("static", clean_redis.url, preload="e_coli_core") as worker:
+        yield worker
+
+
+@pytest.fixture()
 def dynamic_worker(clean_redis):
     with WorkerProcess("dynamic", clean_redis.url, preload="gene_expression") as worker:
         yield worker

@@ -49,7 +49,7 @@ def test_an_fva_job_gives_the_synchronous_answer_exactly(static_jobs, static_wor
     assert metric_value(static_worker.metrics(), "bioxen_job_chunk_duration_seconds_count", kind="fva") == 5
 
 
-def test_the_whole_model_in_chunks_sized_by_estimate(static_jobs, static_worker):
+def test_the_whole_model_in_chunks_sized_by_estimate(static_jobs, ecoli_worker):
     """No reactions named: every reaction, chunks sized from the model (e_coli_core: one chunk)."""
     job = static_jobs.submit("fva", ECOLI, Changes(), None, 1.0, False)
     assert job.total == 1
@@ -58,7 +58,7 @@ def test_the_whole_model_in_chunks_sized_by_estimate(static_jobs, static_worker)
 
 
 @pytest.mark.slow
-def test_knockout_jobs_all_single_and_all_double_gene_deletions(static_jobs, static_worker):
+def test_knockout_jobs_all_single_and_all_double_gene_deletions(static_jobs, ecoli_worker):
     single = static_jobs.submit("knockouts", ECOLI, GLUCOSE, [Deletion(reactions=["PGI"])], ["genes"], chunk_size=40)
     pairs = static_jobs.submit("knockouts", ECOLI, Changes(), [], ["gene_pairs"])
     assert single.total == 4  # 1 + 137 deletions
@@ -76,7 +76,7 @@ def test_knockout_jobs_all_single_and_all_double_gene_deletions(static_jobs, sta
     assert answer["wild_type_growth"] == pytest.approx(0.873922, abs=1e-6)
 
 
-def test_one_chunk_kinds_fba_and_dfba(static_jobs, static_worker):
+def test_one_chunk_kinds_fba_and_dfba(static_jobs, ecoli_worker):
     problem = DfbaProblem(biomass=0.05, concentrations={"EX_glc__D_e": 10.0}, end=4.0, points=9)
     fba = static_jobs.submit("fba", ECOLI, GLUCOSE, "pfba", ["PGI", "BIOMASS_Ecoli_core_w_GAM"])
     dfba = static_jobs.submit("dfba", ECOLI, problem)
@@ -88,7 +88,7 @@ def test_one_chunk_kinds_fba_and_dfba(static_jobs, static_worker):
     assert static_jobs.result(dfba.id) == sync(static_jobs, "dfba", run_dfba, ECOLI, problem)
 
 
-def test_an_inline_model_goes_into_the_store_once_and_each_engine_compiles_it_once(static_jobs, static_worker,
+def test_an_inline_model_goes_into_the_store_once_and_each_engine_compiles_it_once(static_jobs, ecoli_worker,
                                                                                   clean_redis):
     # not the shipped text (engines would find that one by its sha256 among the shipped models)
     inline = ModelRef("sbml", MODELS["e_coli_core"].read_text().replace("<model ", "<!-- inline -->\n<model ", 1))
@@ -100,7 +100,7 @@ def test_an_inline_model_goes_into_the_store_once_and_each_engine_compiles_it_on
                                                 False)
     assert clean_redis.client().keys("bioxen:model:*") == [f"bioxen:model:{inline.cache_key}".encode()]
     # 4 chunks on one engine: one compile, then named by sha256 only
-    text = static_worker.metrics()
+    text = ecoli_worker.metrics()
     assert metric_value(text, "bioxen_model_cache_misses_total", source="inline") == 1
     assert metric_value(text, "bioxen_model_cache_hits_total", source="sha256") == 3
 
@@ -299,10 +299,10 @@ def test_results_expire(static_jobs, clean_redis):
     assert static_jobs.list() == []
 
 
-def test_worker_metrics(static_jobs, static_worker):
+def test_worker_metrics(static_jobs, ecoli_worker):
     job = static_jobs.submit("knockouts", ECOLI, Changes(), [], ["reactions"], chunk_size=30)
     assert finished(static_jobs, job.id).status == "succeeded"
-    text = static_worker.metrics()
+    text = ecoli_worker.metrics()
     assert metric_value(text, "bioxen_jobs", state="succeeded") == 1
     assert metric_value(text, "bioxen_job_queue_length", service="static") == 0
     assert metric_value(text, "bioxen_job_chunks_total", kind="knockouts", outcome="done") == 4
