@@ -38,6 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import quote
 
 from bioxen_common import modeltext
 
@@ -45,17 +46,13 @@ from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ComputationLost, EndpointNotFound, ServiceError,
                      ServiceTimeout, ServiceUnavailable)
 from .jobs import Job, service_of
-from .settings import ClientSettings, Timeout
+from .settings import FVA_CHUNK, KNOCKOUT_CHUNK, SCAN_CHUNK, ClientSettings, Timeout
 from .transport import HTTPTransport, TransportError
 
 log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD_BYTES = 64 * 1024
 TEXT_KINDS = ("sbml", "antimony")
-#: default chunk sizes of fanned-out batches (items per request)
-FVA_CHUNK = 25
-KNOCKOUT_CHUNK = 100
-SCAN_CHUNK = 50
 
 Progress = Callable[[int, int], None]  # (items done, items total)
 #: 503 codes that every replica would answer alike (no job store configured or reachable): raised at
@@ -546,7 +543,13 @@ class BiologicalComputationClient:
         return merged
 
     def models(self, service: str) -> list[dict]:
+        """The service's shipped models, summarized (``GET /v1/models``)."""
         return self.request(service, "GET", "/v1/models")["models"]
+
+    def model(self, service: str, model_id: str) -> dict:
+        """One shipped model in detail (``GET /v1/models/{id}``): reaction and gene ids, medium (static);
+        species, parameters and reactions (dynamic). 404 ``unknown_model`` for an id it does not ship."""
+        return self.request(service, "GET", f"/v1/models/{quote(model_id, safe='')}")
 
     # -- v1: jobs --------------------------------------------------------------------------------------
     def submit(self, kind: str, request: dict | None = None, *, service: str | None = None,
