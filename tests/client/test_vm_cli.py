@@ -80,8 +80,8 @@ def test_simulate_a_local_antimony_file_sent_inline(capsys, ep, tmp_path, gene_e
 
 
 def test_scan_and_dfba(capsys, ep, tmp_path, reference_rr):
-    scan = run_json(capsys, "scan", "gene_expression", *ep, "--grid", "k_translation=0.2,0.4", "--grid", "k_transcription=0.1",
-                    "--chunk-size", "1")
+    scan = run_json(capsys, "scan", "gene_expression", *ep, "--grid", "k_translation=0.2,0.4",
+                    "--grid", "k_transcription=0.1", "--chunk-size", "1")
     assert scan["points"] == [[0.2, 0.1], [0.4, 0.1]] and scan["chunks"] == 2
     assert scan["final"]["protein"] == pytest.approx(
         [final_protein(reference_rr, k_translation=k) for k in (0.2, 0.4)], rel=1e-6)

@@ -607,5 +607,5 @@ def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]
     return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
 
 
-__all__ = ["BiologicalComputationClient", "BioXenError", "Job", "ServiceUnavailable", "EndpointNotFound", "ComputationLost", "ServiceError",
-           "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]
+__all__ = ["BiologicalComputationClient", "BioXenError", "Job", "ServiceUnavailable", "EndpointNotFound",
+           "ComputationLost", "ServiceError", "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]
