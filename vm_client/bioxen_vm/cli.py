@@ -114,9 +114,11 @@ def _client(args):
 
 
 def _progress(args, label: str):
-    if args.format != "table" or args.no_progress:
+    """A bar on stderr for a fanned-out batch, when someone watches (a terminal) and reads a table."""
+    from .jobs import interactive, progress_bar
+
+    if args.format != "table" or args.no_progress or not interactive():
         return None, lambda: None
-    from .jobs import progress_bar
 
     return progress_bar(label, "item")
 
@@ -142,7 +144,7 @@ def table(headers: list[str], rows: list[list]) -> str:
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.rjust(w) if _numeric(v) else c.ljust(w) for v, c, w in zip(row, r, widths))
             for row, r in zip(rows, cells)]
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
 
 
 @dataclass
@@ -436,8 +438,10 @@ def _model_view(service: str, detail: dict) -> View:
         medium = detail["medium"]
         rows = [*(["reaction", r, medium.get(r)] for r in detail["reaction_ids"]),
                 *(["gene", g, None] for g in detail["gene_ids"])]
-        return View(f"{detail['id']} ({detail['organism']}): {detail['description']}; objective "
-                    f"{detail['objective']}", ["kind", "id", "medium uptake (mmol/gDW/h)"], rows)
+        objective = detail["objective"]
+        objective = objective if isinstance(objective, str) else " + ".join(objective)
+        return View(f"{detail['id']} ({detail['organism']}): {detail['description']}; objective {objective}",
+                    ["kind", "id", "medium uptake (mmol/gDW/h)"], rows)
     rows = [*(["floating species", x, None] for x in detail["floating_species"]),
             *(["boundary species", x, None] for x in detail["boundary_species"]),
             *(["parameter", k, v] for k, v in detail["parameters"].items()),
