@@ -263,3 +263,15 @@ def test_no_endpoint_is_one_message_saying_what_was_tried_and_what_to_set():
                  "cannot resolve bioxen-static.default.svc.cluster.local",
                  "BIOXEN_STATIC_URL=http://HOST:PORT", "--static-url on the command line"):
         assert text in lines[0]
+
+
+def test_dfba_takes_the_metabolic_changes_and_a_start_time(capsys, ep, client):
+    argv = ["dfba", "e_coli_core", *ep, "--start", "1", "--end", "3", "--points", "3", "--json"]
+    code, out, _ = _run(capsys, *argv, "--bound", "EX_o2_e=0,1000")
+    assert code == 0
+    anaerobic = json.loads(out)
+    expected = client.dfba("e_coli_core", biomass=0.05, concentrations={"EX_glc__D_e": 10.0}, start=1, end=3,
+                           points=3, bounds={"EX_o2_e": [0, 1000]})
+    assert anaerobic["time"] == [1.0, 2.0, 3.0] and anaerobic["biomass"] == expected["biomass"]
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0 and json.loads(out)["biomass"][-1] > anaerobic["biomass"][-1]  # oxygen makes a difference

@@ -242,13 +242,14 @@ def _top_fluxes(fluxes: dict[str, float], top: int) -> dict[str, float]:
     return dict(ranked[:top] if top else ranked)
 
 
-def _changes(args, knockouts: bool = True) -> dict:
-    """The model changes of the metabolic commands (:func:`_change_args`) as client keywords."""
-    changes = {"objective": args.objective, "bounds": _bounds(args.bound),
-               "medium": _number_map(args.medium, "--medium") if args.medium else None}
+def _changes(args, medium: bool = True, knockouts: bool = True) -> dict:
+    """The model changes a metabolic command was given (its :func:`_change_args`) as client keywords."""
+    changes = {"objective": args.objective, "bounds": _bounds(args.bound)}
+    if medium:
+        changes["medium"] = _number_map(args.medium, "--medium")
     if knockouts:
         changes.update(knockout_genes=_list(args.knockout_genes), knockout_reactions=_list(args.knockout_reactions))
-    return changes
+    return {k: v for k, v in changes.items() if v}
 
 
 def _fba(args) -> int:
@@ -295,7 +296,8 @@ def _knockouts(args) -> int:
     with _client(args) as client:
         try:
             result = client.knockouts(_model(args.model), genes=_list(args.genes), reactions=_list(args.reactions),
-                                      chunk_size=args.chunk_size, progress=progress, **_changes(args, False))
+                                      chunk_size=args.chunk_size, progress=progress,
+                                      **_changes(args, knockouts=False))
         finally:
             done()
     return _emit(args, result, _knockouts_view(result, args))
@@ -373,10 +375,10 @@ def _dfba(args) -> int:
             raise SystemExit(f"--uptake {rid}= needs VMAX,KM")
         uptake[rid] = {"vmax": numbers[0], "km": numbers[1]}
     with _client(args) as client:
-        extra = {k: v for k, v in (("objective", args.objective), ("bounds", _bounds(args.bound))) if v}
         result = client.dfba(_model(args.model), biomass=args.biomass,
                              concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
-                             uptake=uptake or None, start=args.start, end=args.end, points=args.points, **extra)
+                             uptake=uptake or None, start=args.start, end=args.end, points=args.points,
+                             **_changes(args, medium=False, knockouts=False))
     if args.plot:
         plot_series(args.plot, result["time"], {"biomass": result["biomass"], **result["concentrations"]},
                     "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
