@@ -239,6 +239,13 @@ def test_a_missing_model_file_is_not_sent_as_a_model_id(capsys, ep, tmp_path):
     assert code == 2 and "no such model file" in err
 
 
+def test_an_unreadable_model_file_is_an_error_not_a_traceback(tmp_path):
+    from bioxen_vm import load_model_file
+
+    with pytest.raises(ValueError, match=f"cannot read model file {tmp_path}: Is a directory"):
+        load_model_file(tmp_path)
+
+
 # -- processes: a closed pipe, no endpoint -------------------------------------------------------------
 def test_a_closed_pipe_ends_quietly_with_pythons_status(dynamic_url):
     """``bioxen simulate ... | head -3`` with more output than a pipe holds: head leaves after 3 lines."""

@@ -85,9 +85,13 @@ def load_model_file(path: str | Path) -> dict:
     content, not its name: SBML (XML with an ``<sbml>`` element) and Antimony text go as they are; a COBRA
     JSON model (an object with ``reactions`` and ``metabolites``) or a MATLAB ``.mat`` file is converted
     to SBML here with cobra when it is installed, and refused with a :class:`ValueError` saying how to
-    convert it otherwise. A file that is not UTF-8 text (and not MATLAB) is a :class:`ValueError` too."""
+    convert it otherwise. A file that cannot be read, or is not UTF-8 text (and not MATLAB), is a
+    :class:`ValueError` too."""
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read model file {path}: {exc.strerror or exc}") from None
     if data.startswith(MATLAB_HEADER):
         return {"sbml": _cobra_to_sbml(path, "MATLAB", "load_matlab_model")}
     try:
