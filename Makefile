@@ -6,16 +6,26 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# what the demo needs (the services with their engines, the VM package, matplotlib), without the test
+# tools: `make demo` alone builds only this; `make install` / `make test` add the rest on top
+DEMO_STAMP := $(VENV)/.installed-demo
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: install tools images images-stop image-facts test test-fast demo bench soak kind-e2e serve-static serve-dynamic clean
 
 install: $(STAMP)
 
-$(STAMP): common/pyproject.toml services/pyproject.toml vm_client/pyproject.toml requirements-dev.txt
+$(DEMO_STAMP): common/pyproject.toml services/pyproject.toml vm_client/pyproject.toml
+	@echo "== creating $(VENV) and installing the demo: bioxen-common, bioxen-services (cobra, libroadrunner," \
+	      "antimony), bioxen-vm with matplotlib; a few minutes on a fresh machine =="
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e common -e 'services[static,dynamic]' -e 'vm_client[plot]' -r requirements-dev.txt
+	$(PY) -m pip install --progress-bar on --upgrade pip
+	$(PY) -m pip install --progress-bar on -e common -e 'services[static,dynamic]' -e 'vm_client[plot]'
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP) requirements-dev.txt
+	@echo "== installing the test and benchmark tools (requirements-dev.txt) and requests =="
+	$(PY) -m pip install --progress-bar on -e 'vm_client[plot,requests]' -r requirements-dev.txt
 	touch $(STAMP)
 
 tools:
@@ -39,7 +49,7 @@ test: install tools
 test-fast: install
 	$(PY) -m pytest tests -m "not slow"
 
-demo: install
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/bioxen demo
 
 bench: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bioxen_vm import BiologicalComputationClient, ServiceUnavailable
+from bioxen_vm import BiologicalComputationClient, EndpointNotFound, ServiceUnavailable
 from bioxen_vm.discovery import DnsSource, EndpointPool, StaticSource, source_for
 from bioxen_vm.settings import ClientSettings, split_urls
 from client_support import FakeClock, cluster_name
@@ -142,11 +142,15 @@ def test_re_resolution_after_the_ttl_follows_changed_records(cluster_env, dns_se
                                                                     STATIC_HOSTS[2]: 3}
 
 
-def test_unknown_name_is_service_unavailable_with_the_reason(cluster_env):
+def test_unknown_name_is_service_unavailable_with_the_reason(cluster_env, caplog):
     env = {**cluster_env, "BIOXEN_RELEASE": "nosuchrelease"}
-    with BiologicalComputationClient(environ=env, retries=1, backoff=0.001) as client:
-        with pytest.raises(ServiceUnavailable, match="cannot resolve nosuchrelease-static"):
-            client.fba("e_coli_core")
+    with BiologicalComputationClient(environ=env, retries=3, backoff=0.001) as client:
+        with caplog.at_level("INFO", logger="bioxen_vm"):
+            with pytest.raises(EndpointNotFound, match="cannot resolve nosuchrelease-static") as exc:
+                client.fba("e_coli_core")
+        assert isinstance(exc.value, ServiceUnavailable)
+        assert "BIOXEN_STATIC_URL=http://HOST:PORT" in str(exc.value) and "--static-url" in str(exc.value)
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []  # said once: raised
         answer = client.request_dynamic_computation({})
         assert answer["status"] == "service_unavailable"
         assert "nosuchrelease-dynamic" in answer["error"]

@@ -1,5 +1,6 @@
-"""The ``bioxen`` command: tables by default, ``--json`` parsed, ``--plot`` writes a PNG; ``vm run``
-as a real subprocess exporting its metrics and stopping cleanly on SIGTERM; the demo end to end."""
+"""The ``bioxen`` command: the model first, tables by default, ``--format json`` parsed, ``--plot`` writes a
+PNG; ``vm run`` as a real subprocess exporting its metrics and stopping cleanly on SIGTERM; the demo end to
+end. The grammar itself, walked over every command: test_cli_grammar.py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ TOL = 1e-6
 
 
 def run_json(capsys, *argv) -> dict:
-    assert main(list(argv) + ["--json"]) == 0
+    assert main(list(argv) + ["--format", "json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -43,7 +44,7 @@ def test_health_exit_status_when_a_service_is_down(capsys, static_url):
 
 
 def test_fba_table_json_and_plot(capsys, ep, tmp_path):
-    result = run_json(capsys, "fba", *ep, "--bound", "EX_glc__D_e=-5,1000")
+    result = run_json(capsys, "fba", "e_coli_core", *ep, "--bound", "EX_glc__D_e=-5,1000")
     assert result["objective_value"] == pytest.approx(0.415598, abs=TOL)
     plot = tmp_path / "fluxes.png"
     assert main(["fba", *ep, "--pfba", "--top", "10", "--plot", str(plot)]) == 0
@@ -53,9 +54,9 @@ def test_fba_table_json_and_plot(capsys, ep, tmp_path):
 
 
 def test_fva_and_knockouts(capsys, ep):
-    fva = run_json(capsys, "fva", *ep, "--reactions", "PGI,PFK,EX_ac_e", "--chunk-size", "1")
+    fva = run_json(capsys, "fva", "e_coli_core", *ep, "--reactions", "PGI,PFK,EX_ac_e", "--chunk-size", "1")
     assert list(fva["ranges"]) == ["PGI", "PFK", "EX_ac_e"] and fva["chunks"] == 3
-    ko = run_json(capsys, "knockouts", *ep, "--genes", "b1241,b2276", "--chunk-size", "1")
+    ko = run_json(capsys, "knockouts", "e_coli_core", *ep, "--genes", "b1241,b2276", "--chunk-size", "1")
     assert [r["id"] for r in ko["results"]] == ["b1241", "b2276"]
     assert ko["results"][1]["growth"] == pytest.approx(0.211663, abs=TOL)  # b2276 (nuoM): anaerobic-like
 
@@ -79,12 +80,12 @@ def test_simulate_a_local_antimony_file_sent_inline(capsys, ep, tmp_path, gene_e
 
 
 def test_scan_and_dfba(capsys, ep, tmp_path, reference_rr):
-    scan = run_json(capsys, "scan", *ep, "--grid", "k_translation=0.2,0.4", "--grid", "k_transcription=0.1",
-                    "--chunk-size", "1")
+    scan = run_json(capsys, "scan", "gene_expression", *ep, "--grid", "k_translation=0.2,0.4",
+                    "--grid", "k_transcription=0.1", "--chunk-size", "1")
     assert scan["points"] == [[0.2, 0.1], [0.4, 0.1]] and scan["chunks"] == 2
     assert scan["final"]["protein"] == pytest.approx(
         [final_protein(reference_rr, k_translation=k) for k in (0.2, 0.4)], rel=1e-6)
-    dfba = run_json(capsys, "dfba", *ep, "--conc", "EX_glc__D_e=10", "--conc", "EX_ac_e=0",
+    dfba = run_json(capsys, "dfba", "e_coli_core", *ep, "--conc", "EX_glc__D_e=10", "--conc", "EX_ac_e=0",
                     "--uptake", "EX_glc__D_e=10,0.015", "--end", "6", "--points", "13")
     assert len(dfba["time"]) == 13 and dfba["biomass"][-1] > dfba["biomass"][0]
     assert main(["dfba", *ep, "--end", "4", "--points", "5", "--plot", str(tmp_path / "d.png")]) == 0

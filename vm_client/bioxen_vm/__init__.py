@@ -20,6 +20,7 @@ _EXPORTS = {
     "BioXenError": "errors", "ClientRequestError": "errors", "ComputationLost": "errors",
     "ComputationTimeout": "errors", "ServerError": "errors",
     "ServiceError": "errors", "ServiceTimeout": "errors", "ServiceUnavailable": "errors",
+    "EndpointNotFound": "errors",
     "BiologicalComputationHypervisor": "hypervisor", "Job": "jobs", "JobTimeout": "jobs",
     "MockTransport": "transport", "ClientSettings": "settings", "Timeout": "settings",
     "BIOLOGICAL_TYPES": "vm", "VM_TYPES": "vm", "BasicBiologicalVM": "vm", "EnhancedBiologicalVM": "vm",

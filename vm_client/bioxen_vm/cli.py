@@ -4,26 +4,30 @@
 worker: each executes the services' own entry point (``python -m bioxen_services`` or
 ``python -m bioxen_services.jobs.worker``) with the same arguments in its own process (needs the
 ``bioxen-services`` distribution with its engine extra; this package never imports it). Every other
-command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``fba``, ``fva``, ``knockouts``,
-``simulate``, ``scan``, ``dfba``, and ``job submit|status|result|cancel|list`` for long computations.
-Results print as tables; ``--json`` prints the service's JSON; ``--plot FILE.png`` draws it
-(needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
+command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``models``, and ``job
+submit|status|result|cancel|list`` for long computations, and the model commands (:data:`MODEL_COMMANDS`),
+which share one grammar: ``bioxen COMMAND [MODEL] [options]``, the model (a shipped id or a local model file,
+sent inline) first, the same option names for the same things. Results print as tables (``--format
+table``), the service's JSON (``--format json``, or ``--json``) or CSV of the table's rows (``--format
+csv``); ``--plot FILE.png`` draws it (needs matplotlib: ``pip install 'bioxen-vm[plot]'``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bioxen_common import command
 from bioxen_common.names import SERVICES_PACKAGE
 
-from .errors import BioXenError, ServiceError
-from .settings import ClientSettings
+from .errors import BioXenError, ClientRequestError, ServiceError
+from .settings import FVA_CHUNK, KNOCKOUT_CHUNK, SCAN_CHUNK, ClientSettings
 
 
 def _become(command: str, module: str, argv: list[str]) -> int:
@@ -90,11 +94,16 @@ def _list(text: str | None):
 
 
 def _model(text: str):
-    """A shipped model id, or a local SBML/Antimony file sent inline."""
+    """A shipped model id, or a local model file sent inline (SBML, Antimony; COBRA JSON and MATLAB files
+    converted with cobra): told apart by its content (``load_model_file``)."""
     from .client import load_model_file
 
     path = Path(text)
-    return load_model_file(path) if path.is_file() else text
+    if path.is_file():
+        return load_model_file(path)
+    if os.sep in text or "." in text:  # shipped ids have neither: a file name that is not there
+        raise ValueError(f"{text}: no such model file (and not a shipped model id: bioxen models lists them)")
+    return text
 
 
 def _client(args):
@@ -105,9 +114,11 @@ def _client(args):
 
 
 def _progress(args, label: str):
-    if args.json or args.no_progress:
+    """A bar on stderr for a fanned-out batch, when someone watches (a terminal) and reads a table."""
+    from .jobs import interactive, progress_bar
+
+    if args.format != "table" or args.no_progress or not interactive():
         return None, lambda: None
-    from .jobs import progress_bar
 
     return progress_bar(label, "item")
 
@@ -121,14 +132,42 @@ def _num(value) -> str:
     return str(value)
 
 
+def _numeric(value) -> bool:
+    """Right-aligned in a table: numbers and missing numbers, never text (``12DGR`` is a reaction id)."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[_num(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if c[:1] in "-0123456789." else c.ljust(w) for c, w in zip(r, widths))
-            for r in cells]
-    return "\n".join(out)
+    out += ["  ".join(c.rjust(w) if _numeric(v) else c.ljust(w) for v, c, w in zip(row, r, widths))
+            for row, r in zip(rows, cells)]
+    return "\n".join(line.rstrip() for line in out)
+
+
+@dataclass
+class View:
+    """How a result prints: a title line over a table of ``rows`` (``--format table``), the rows alone
+    (``--format csv``); ``text``, when given, is printed instead of title and table."""
+
+    title: str
+    headers: list[str]
+    rows: list[list] = field(default_factory=list)
+    text: str | None = None
+
+    def render(self) -> str:
+        if self.text is not None:
+            return self.text
+        return "\n".join(filter(None, [self.title, table(self.headers, self.rows)]))
+
+
+def write_csv(out, view: View) -> None:
+    """The table's rows as CSV (missing values empty, numbers at full precision)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(view.headers)
+    writer.writerows([["" if v is None else v for v in row] for row in view.rows])
 
 
 def _plt():
@@ -173,12 +212,16 @@ def plot_bars(path: str, values: dict[str, float], title: str, ranges: dict[str,
     plt.close(fig)
 
 
-def _emit(args, result: dict, text: str) -> int:
-    if args.json:
+def _emit(args, result: dict, view: View | None) -> int:
+    """Print ``result`` in ``args.format``: JSON as the service answered, or ``view`` as a table or CSV
+    (a result with no view prints as JSON)."""
+    if args.format == "json" or view is None:
         json.dump(result, sys.stdout, indent=None if args.compact else 2)
         sys.stdout.write("\n")
+    elif args.format == "csv":
+        write_csv(sys.stdout, view)
     else:
-        print(text)
+        print(view.render())
     return 0
 
 
@@ -190,7 +233,7 @@ def _health(args) -> int:
               "services": status}
     rows = [[s, "healthy" if v["healthy"] else "UNREACHABLE", ", ".join(v["endpoints"]) or "-", v["source"]]
             for s, v in status.items()]
-    _emit(args, result, table(["service", "health", "endpoints", "discovered from"], rows))
+    _emit(args, result, View("", ["service", "health", "endpoints", "discovered from"], rows))
     return 0 if all(v["healthy"] for v in status.values()) else 1
 
 
@@ -199,24 +242,30 @@ def _top_fluxes(fluxes: dict[str, float], top: int) -> dict[str, float]:
     return dict(ranked[:top] if top else ranked)
 
 
+def _changes(args, medium: bool = True, knockouts: bool = True) -> dict:
+    """The model changes a metabolic command was given (its :func:`_change_args`) as client keywords."""
+    changes = {"objective": args.objective, "bounds": _bounds(args.bound)}
+    if medium:
+        changes["medium"] = _number_map(args.medium, "--medium")
+    if knockouts:
+        changes.update(knockout_genes=_list(args.knockout_genes), knockout_reactions=_list(args.knockout_reactions))
+    return {k: v for k, v in changes.items() if v}
+
+
 def _fba(args) -> int:
     with _client(args) as client:
-        result = client.fba(_model(args.model), objective=args.objective, bounds=_bounds(args.bound),
-                            medium=_number_map(args.medium, "--medium") if args.medium else None,
-                            knockout_genes=_list(args.knockout_genes),
-                            knockout_reactions=_list(args.knockout_reactions),
-                            method="pfba" if args.pfba else "fba")
+        result = client.fba(_model(args.model), method="pfba" if args.pfba else "fba", **_changes(args))
     shown = _top_fluxes(result["fluxes"], args.top)
     if args.plot and shown:
         plot_bars(args.plot, shown, f"{result['method']} fluxes, {result['model']['id']}")
-    return _emit(args, result, _fba_text(result, args))
+    return _emit(args, result, _fba_view(result, args))
 
 
-def _fba_text(result: dict, args) -> str:
+def _fba_view(result: dict, args) -> View:
     shown = _top_fluxes(result["fluxes"], args.top)
-    return (f"{result['method']} on {result['model']['id']}: status {result['status']}, objective "
-            f"{result['objective']} = {_num(result['objective_value'])}\n"
-            + table(["reaction", "flux"], [[k, v] for k, v in shown.items()]))
+    return View(f"{result['method']} on {result['model']['id']}: status {result['status']}, objective "
+                f"{result['objective']} = {_num(result['objective_value'])}",
+                ["reaction", "flux"], [[k, v] for k, v in shown.items()])
 
 
 def _fva(args) -> int:
@@ -224,21 +273,22 @@ def _fva(args) -> int:
     with _client(args) as client:
         try:
             result = client.fva(_model(args.model), _list(args.reactions), fraction_of_optimum=args.fraction,
-                                loopless=args.loopless, chunk_size=args.chunk_size, progress=progress)
+                                loopless=args.loopless, chunk_size=args.chunk_size, progress=progress,
+                                **_changes(args))
         finally:
             done()
     ranges = result["ranges"]
     if args.plot and ranges:
         plot_bars(args.plot, {k: v["maximum"] for k, v in ranges.items()}, "flux variability",
                   {k: (v["minimum"], v["maximum"]) for k, v in ranges.items()})
-    return _emit(args, result, _fva_text(result, args))
+    return _emit(args, result, _fva_view(result, args))
 
 
-def _fva_text(result: dict, args) -> str:
-    return (f"FVA on {result['model']['id']}: status {result['status']}, objective value "
-            f"{_num(result['objective_value'])}, fraction {result['fraction_of_optimum']}\n"
-            + table(["reaction", "minimum", "maximum"],
-                    [[k, v["minimum"], v["maximum"]] for k, v in result["ranges"].items()]))
+def _fva_view(result: dict, args) -> View:
+    return View(f"FVA on {result['model']['id']}: status {result['status']}, objective value "
+                f"{_num(result['objective_value'])}, fraction {result['fraction_of_optimum']}",
+                ["reaction", "minimum", "maximum"],
+                [[k, v["minimum"], v["maximum"]] for k, v in result["ranges"].items()])
 
 
 def _knockouts(args) -> int:
@@ -246,30 +296,36 @@ def _knockouts(args) -> int:
     with _client(args) as client:
         try:
             result = client.knockouts(_model(args.model), genes=_list(args.genes), reactions=_list(args.reactions),
-                                      chunk_size=args.chunk_size, progress=progress)
+                                      chunk_size=args.chunk_size, progress=progress,
+                                      **_changes(args, knockouts=False))
         finally:
             done()
-    return _emit(args, result, _knockouts_text(result, args))
+    return _emit(args, result, _knockouts_view(result, args))
 
 
-def _knockouts_text(result: dict, args) -> str:
+def _knockouts_view(result: dict, args) -> View:
     wild = result["wild_type_growth"]
     rows = [[r["id"], r["growth"], None if not wild or r["growth"] is None else r["growth"] / wild, r["status"]]
             for r in result["results"]]
-    return f"knockouts on {result['model']['id']}: wild-type growth {_num(wild)}\n" + table(
-        ["deletion", "growth", "relative", "status"], rows)
+    return View(f"knockouts on {result['model']['id']}: wild-type growth {_num(wild)}",
+                ["deletion", "growth", "relative", "status"], rows)
+
+
+def _values(args) -> dict:
+    """``--param`` and ``--initial`` of the kinetic commands as client keywords."""
+    return {"parameters": _number_map(args.param, "--param"),
+            "initial_conditions": _number_map(args.initial, "--initial")}
 
 
 def _simulate(args) -> int:
     with _client(args) as client:
         result = client.simulate(_model(args.model), start=args.start, end=args.end, points=args.points,
-                                 selections=_list(args.select), parameters=_number_map(args.param, "--param"),
-                                 initial_conditions=_number_map(args.initial, "--initial"),
-                                 integrator=args.integrator, seed=args.seed)
+                                 selections=_list(args.select), integrator=args.integrator, seed=args.seed,
+                                 **_values(args))
     if args.plot:
         plot_series(args.plot, result["time"], result["trajectories"], "time", "concentration",
                     f"{result['model']['id']}")
-    return _emit(args, result, _simulate_text(result, args))
+    return _emit(args, result, _simulate_view(result, args))
 
 
 def _rows(times: list, rows: int) -> list[int]:
@@ -278,11 +334,11 @@ def _rows(times: list, rows: int) -> list[int]:
     return sorted({*range(0, len(times), step), len(times) - 1})
 
 
-def _simulate_text(result: dict, args) -> str:
+def _simulate_view(result: dict, args) -> View:
     traj = result["trajectories"]
     idx = _rows(result["time"], args.rows)
-    return (f"simulation of {result['model']['id']} ({result['integrator']}), {len(result['time'])} points\n"
-            + table(["time", *traj], [[result["time"][i], *(traj[s][i] for s in traj)] for i in idx]))
+    return View(f"simulation of {result['model']['id']} ({result['integrator']}), {len(result['time'])} points",
+                ["time", *traj], [[result["time"][i], *(traj[s][i] for s in traj)] for i in idx])
 
 
 def _scan(args) -> int:
@@ -293,21 +349,22 @@ def _scan(args) -> int:
     with _client(args) as client:
         try:
             result = client.scan(_model(args.model), grid, start=args.start, end=args.end, points=args.points,
-                                 selections=_list(args.select), chunk_size=args.chunk_size, progress=progress)
+                                 selections=_list(args.select), chunk_size=args.chunk_size, progress=progress,
+                                 **_values(args))
         finally:
             done()
     if args.plot and len(result["parameters"]) == 1:
         xs = [p[0] for p in result["points"]]
         plot_series(args.plot, xs, result["final"], result["parameters"][0], f"value at t={result['time_end']}",
                     "scan")
-    return _emit(args, result, _scan_text(result, args))
+    return _emit(args, result, _scan_view(result, args))
 
 
-def _scan_text(result: dict, args) -> str:
+def _scan_view(result: dict, args) -> View:
     final = result["final"]
     rows = [[*point, *(final[s][i] for s in final)] for i, point in enumerate(result["points"])]
-    return (f"scan of {result['model']['id']}: {len(result['points'])} points, values at t={result['time_end']}\n"
-            + table([*result["parameters"], *final], rows))
+    return View(f"scan of {result['model']['id']}: {len(result['points'])} points, values at t={result['time_end']}",
+                [*result["parameters"], *final], rows)
 
 
 def _dfba(args) -> int:
@@ -320,19 +377,78 @@ def _dfba(args) -> int:
     with _client(args) as client:
         result = client.dfba(_model(args.model), biomass=args.biomass,
                              concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
-                             uptake=uptake or None, end=args.end, points=args.points)
+                             uptake=uptake or None, start=args.start, end=args.end, points=args.points,
+                             **_changes(args, medium=False, knockouts=False))
     if args.plot:
         plot_series(args.plot, result["time"], {"biomass": result["biomass"], **result["concentrations"]},
                     "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
-    return _emit(args, result, _dfba_text(result, args))
+    return _emit(args, result, _dfba_view(result, args))
 
 
-def _dfba_text(result: dict, args) -> str:
+def _dfba_view(result: dict, args) -> View:
     series = {"biomass": result["biomass"], **result["concentrations"]}
     idx = _rows(result["time"], args.rows)
-    return (f"dFBA of {result['model']['id']}: {len(result['time'])} points\n"
-            + table(["time (h)", "growth", *series],
-                    [[result["time"][i], result["growth_rate"][i], *(series[s][i] for s in series)] for i in idx]))
+    return View(f"dFBA of {result['model']['id']}: {len(result['time'])} points",
+                ["time (h)", "growth", *series],
+                [[result["time"][i], result["growth_rate"][i], *(series[s][i] for s in series)] for i in idx])
+
+
+def _steady_state(args) -> int:
+    with _client(args) as client:
+        result = client.steady_state(_model(args.model), **_values(args))
+    return _emit(args, result, _steady_state_view(result, args))
+
+
+def _steady_state_view(result: dict, args) -> View:
+    rows = [*(["species", k, v] for k, v in result["steady_state"].items()),
+            *(["reaction rate", k, v] for k, v in result["reaction_rates"].items())]
+    return View(f"steady state of {result['model']['id'] or 'inline model'} ({result['species_values']})",
+                ["quantity", "id", "value"], rows)
+
+
+#: the columns of ``bioxen models``: counts from the static summaries, species from the dynamic ones
+MODEL_COLUMNS = ("reactions", "metabolites", "genes")
+
+
+def _models(args) -> int:
+    services = [args.service] if args.service else ["static", "dynamic"]
+    with _client(args) as client:
+        if args.id is None:
+            listed = {service: client.models(service) for service in services}
+            return _emit(args, listed, _models_view(listed))
+        for service in services:
+            try:
+                detail = client.model(service, args.id)
+            except ClientRequestError as exc:
+                if exc.code != "unknown_model":
+                    raise
+                continue
+            return _emit(args, {"service": service, **detail}, _model_view(service, detail))
+    raise ValueError(f"no shipped model {args.id!r} on the {' or '.join(services)} service "
+                     "(bioxen models lists them)")
+
+
+def _models_view(listed: dict[str, list[dict]]) -> View:
+    rows = [[service, m["id"], *(m.get(c) for c in MODEL_COLUMNS),
+             len(m["floating_species"]) if "floating_species" in m else None, m.get("description")]
+            for service, models in listed.items() for m in models]
+    return View("", ["service", "id", *MODEL_COLUMNS, "species", "description"], rows)
+
+
+def _model_view(service: str, detail: dict) -> View:
+    if service == "static":
+        medium = detail["medium"]
+        rows = [*(["reaction", r, medium.get(r)] for r in detail["reaction_ids"]),
+                *(["gene", g, None] for g in detail["gene_ids"])]
+        objective = detail["objective"]
+        objective = objective if isinstance(objective, str) else " + ".join(objective)
+        return View(f"{detail['id']} ({detail['organism']}): {detail['description']}; objective {objective}",
+                    ["kind", "id", "medium uptake (mmol/gDW/h)"], rows)
+    rows = [*(["floating species", x, None] for x in detail["floating_species"]),
+            *(["boundary species", x, None] for x in detail["boundary_species"]),
+            *(["parameter", k, v] for k, v in detail["parameters"].items()),
+            *(["reaction", r, None] for r in detail["reactions"])]
+    return View(f"{detail['id']} ({detail['format']}): {detail['description']}", ["kind", "id", "value"], rows)
 
 
 def _demo(args) -> int:
@@ -351,8 +467,8 @@ def _vm_run(args) -> int:
 
 # -- jobs --------------------------------------------------------------------------------------------
 #: how ``bioxen job result`` shows each kind's answer (the kinds without a command print JSON)
-RESULT_TEXT = {"fba": _fba_text, "fva": _fva_text, "knockouts": _knockouts_text, "simulate": _simulate_text,
-               "scan": _scan_text, "dfba": _dfba_text}
+RESULT_VIEWS = {"fba": _fba_view, "fva": _fva_view, "knockouts": _knockouts_view, "simulate": _simulate_view,
+                "scan": _scan_view, "dfba": _dfba_view, "steady-state": _steady_state_view}
 
 
 def _read_request(source: str) -> dict:
@@ -381,6 +497,21 @@ def _job_line(job: dict) -> str:
     return line
 
 
+JOB_COLUMNS = ["id", "service", "kind", "status", "chunks done", "chunks", "created", "started", "finished",
+               "error"]
+
+
+def _job_row(job: dict) -> list:
+    progress, error = job.get("progress") or {}, job.get("error") or {}
+    return [job["id"], job.get("service"), job.get("kind"), job["status"], progress.get("done"), progress.get("total"),
+            job.get("created"), job.get("started"), job.get("finished"), error.get("code")]
+
+
+def _job_view(job: dict, hint: str = "") -> View:
+    """One job: its status line (and what to do next) as text, a row in CSV."""
+    return View("", JOB_COLUMNS, [_job_row(job)], text=_job_line(job) + hint)
+
+
 def _job_submit(args) -> int:
     request = _read_request(args.request)
     with _client(args) as client:
@@ -388,43 +519,39 @@ def _job_submit(args) -> int:
         info = job.info
         if args.wait:
             info = job.wait(timeout=args.wait_timeout, poll=args.poll, progress=False if args.no_progress else None)
-    text = _job_line(info)
+    hint = ""
     if not args.wait:
-        text += f"\n  watch: bioxen job status {job.id} --service {job.service}"
+        hint = f"\n  watch: bioxen job status {job.id} --service {job.service}"
     elif info["status"] == "succeeded":
-        text += f"\n  result: bioxen job result {job.id} --service {job.service}"
-    _emit(args, info, text)
+        hint = f"\n  result: bioxen job result {job.id} --service {job.service}"
+    _emit(args, info, _job_view(info, hint))
     return 0 if not args.wait or info["status"] == "succeeded" else 1
 
 
 def _job_status(args) -> int:
     with _client(args) as client:
         info = client.job(args.id, args.service).info
-    return _emit(args, info, _job_line(info))
+    return _emit(args, info, _job_view(info))
 
 
 def _job_result(args) -> int:
     with _client(args) as client:
         job = client.job(args.id, args.service)
         result = job.result()
-    render = RESULT_TEXT.get(job.kind)
-    if render is None:  # no table for this kind
-        args.json = True
-    return _emit(args, result, render(result, args) if render else "")
+    view = RESULT_VIEWS.get(job.kind)  # the kinds without one (ensemble) print JSON
+    return _emit(args, result, view(result, args) if view else None)
 
 
 def _job_cancel(args) -> int:
     with _client(args) as client:
         info = client.job(args.id, args.service).cancel()
-    return _emit(args, info, _job_line(info))
+    return _emit(args, info, _job_view(info))
 
 
 def _job_list(args) -> int:
     with _client(args) as client:
         jobs = client.jobs(args.service)
-    rows = [[j["id"], j.get("kind"), j["status"], f"{j['progress']['done']}/{j['progress']['total']}",
-             j.get("created"), j.get("finished")] for j in jobs]
-    return _emit(args, {"jobs": jobs}, table(["id", "kind", "status", "chunks", "created", "finished"], rows))
+    return _emit(args, {"jobs": jobs}, View("", JOB_COLUMNS, [_job_row(j) for j in jobs]))
 
 
 def _job_commands(sub) -> None:
@@ -459,6 +586,12 @@ def _job_commands(sub) -> None:
 
 
 # -- parser ------------------------------------------------------------------------------------------
+#: the model commands: ``bioxen COMMAND [MODEL] [options]``, MODEL defaulting to the service's usual model
+MODEL_COMMANDS = {"fba": "e_coli_core", "fva": "e_coli_core", "knockouts": "e_coli_core", "dfba": "e_coli_core",
+                  "simulate": "gene_expression", "scan": "gene_expression", "steady-state": "gene_expression"}
+FORMATS = ("table", "json", "csv")
+
+
 def _endpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static-url", default=None, help="static service URL(s), comma-separated "
                    "(default: BIOXEN_STATIC_URL, then cluster DNS)")
@@ -471,8 +604,10 @@ def _endpoint_args(p: argparse.ArgumentParser) -> None:
 
 
 def _output_args(p: argparse.ArgumentParser, plot: bool = True) -> None:
-    p.add_argument("--json", action="store_true", help="print the service's JSON answer")
-    p.add_argument("--compact", action="store_true", help="with --json: one line")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (default), the service's JSON, or CSV of the table's rows")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+    p.add_argument("--compact", action="store_true", help="with --format json: one line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     if plot:
         p.add_argument("--plot", metavar="FILE.png", help="draw the result (needs matplotlib)")
@@ -486,8 +621,76 @@ def _command(sub, name: str, func, help_text: str, plot: bool = True) -> argpars
     return p
 
 
+class _ModelIsPositional(argparse.Action):
+    """``--model`` of earlier versions: an error that shows the one grammar."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"the model is the first argument, not an option: {parser.prog} {values} [options]")
+
+
+def _model_command(sub, name: str, func, help_text: str, plot: bool = True) -> argparse.ArgumentParser:
+    """A command of :data:`MODEL_COMMANDS`: the model first (a shipped id or a local model file)."""
+    p = _command(sub, name, func, help_text, plot)
+    default = MODEL_COMMANDS[name]
+    p.add_argument("model", nargs="?", default=default, metavar="MODEL",
+                   help=f"a shipped model id (bioxen models lists them) or a local model file: SBML, Antimony, "
+                        f"or COBRA JSON / MATLAB converted with cobra (default: {default})")
+    p.add_argument("--model", action=_ModelIsPositional, help=argparse.SUPPRESS)
+    return p
+
+
+def _change_args(p: argparse.ArgumentParser, medium: bool = True, knockouts: bool = True) -> None:
+    """Changes to a metabolic model for one request (the model itself is not changed)."""
+    p.add_argument("--objective", default=None, metavar="RXN", help="default: the model's")
+    p.add_argument("--bound", action="append", metavar="RXN=LB,UB", help="flux bounds (mmol/gDW/h); repeatable")
+    if medium:
+        p.add_argument("--medium", action="append", metavar="EX_RXN=UPTAKE",
+                       help="the medium: maximum uptake by exchange reaction; repeatable")
+    if knockouts:
+        p.add_argument("--knockout-genes", default=None, metavar="G1,G2")
+        p.add_argument("--knockout-reactions", default=None, metavar="R1,R2")
+
+
+def _time_args(p: argparse.ArgumentParser, end: float, points: int, unit: str = "") -> None:
+    p.add_argument("--start", type=float, default=0.0, help=f"start time{unit}")
+    p.add_argument("--end", type=float, default=end, help=f"end time{unit}")
+    p.add_argument("--points", type=int, default=points, help="output time points, start and end included")
+
+
+def _value_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", action="append", metavar="K=V", help="a parameter value; repeatable")
+    p.add_argument("--initial", action="append", metavar="S=V", help="an initial species value; repeatable")
+
+
+def _chunk_args(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    p.add_argument("--chunk-size", type=int, default=default,
+                   help=f"{what} per request, fanned out over every endpoint")
+
+
+def version() -> str:
+    """The installed distribution's version (importlib.metadata, read only when asked)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("bioxen-vm")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without being installed
+        from . import __version__
+
+        return f"{__version__} (not installed)"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bioxen", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action=_Version, help="show the installed version and exit")
     command.add_log_level(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -521,59 +724,56 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(sub, "health", _health, "are the services reachable (exit 1 if not)", plot=False)
 
-    p = _command(sub, "fba", _fba, "flux-balance analysis on the static service")
-    p.add_argument("--model", default="e_coli_core", help="shipped model id or a local SBML file")
-    p.add_argument("--objective", default=None)
-    p.add_argument("--bound", action="append", metavar="RXN=LB,UB")
-    p.add_argument("--medium", action="append", metavar="EX_RXN=UPTAKE")
-    p.add_argument("--knockout-genes", default=None, metavar="G1,G2")
-    p.add_argument("--knockout-reactions", default=None, metavar="R1,R2")
+    p = _command(sub, "models", _models, "the shipped models of both services; with an ID, its reactions and "
+                 "genes (static) or species, parameters and reactions (dynamic)", plot=False)
+    p.add_argument("id", nargs="?", default=None, metavar="ID")
+    p.add_argument("--service", choices=["static", "dynamic"], default=None, help="default: both")
+
+    p = _model_command(sub, "fba", _fba, "flux-balance analysis on the static service")
+    _change_args(p)
     p.add_argument("--pfba", action="store_true", help="parsimonious FBA")
     p.add_argument("--top", type=int, default=20, help="show the N largest fluxes (0: all)")
 
-    p = _command(sub, "fva", _fva, "flux variability analysis (chunked over all endpoints)")
-    p.add_argument("--model", default="e_coli_core")
+    p = _model_command(sub, "fva", _fva, "flux variability analysis (chunked over all endpoints)")
+    _change_args(p)
     p.add_argument("--reactions", default=None, metavar="R1,R2", help="default: every reaction")
     p.add_argument("--fraction", type=float, default=1.0, help="fraction of the optimum")
     p.add_argument("--loopless", action="store_true")
-    p.add_argument("--chunk-size", type=int, default=25)
+    _chunk_args(p, FVA_CHUNK, "reactions")
 
-    p = _command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)", plot=False)
-    p.add_argument("--model", default="e_coli_core")
+    p = _model_command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)",
+                       plot=False)
+    _change_args(p, knockouts=False)
     p.add_argument("--genes", default=None, metavar="G1,G2|all")
     p.add_argument("--reactions", default=None, metavar="R1,R2|all")
-    p.add_argument("--chunk-size", type=int, default=100)
+    _chunk_args(p, KNOCKOUT_CHUNK, "deletions")
 
-    p = _command(sub, "simulate", _simulate, "time-course simulation on the dynamic service")
-    p.add_argument("model", nargs="?", default="gene_expression",
-                   help="shipped program id or a local SBML/Antimony file (sent inline)")
-    p.add_argument("--start", type=float, default=0.0)
-    p.add_argument("--end", type=float, default=10.0)
-    p.add_argument("--points", type=int, default=100)
-    p.add_argument("--select", default=None, metavar="S1,S2")
-    p.add_argument("--param", action="append", metavar="K=V")
-    p.add_argument("--initial", action="append", metavar="S=V")
+    p = _model_command(sub, "dfba", _dfba, "dynamic FBA of a batch culture on the static service")
+    _change_args(p, medium=False, knockouts=False)
+    p.add_argument("--biomass", type=float, default=0.05, help="initial biomass (gDW/L)")
+    p.add_argument("--conc", action="append", metavar="EX_RXN=mM", help="initial concentrations")
+    p.add_argument("--uptake", action="append", metavar="EX_RXN=VMAX,KM", help="Michaelis-Menten uptake")
+    _time_args(p, end=10.0, points=101, unit=" (h)")
+    p.add_argument("--rows", type=int, default=11, help="table rows shown")
+
+    p = _model_command(sub, "simulate", _simulate, "time-course simulation on the dynamic service")
+    _time_args(p, end=10.0, points=100)
+    _value_args(p)
+    p.add_argument("--select", default=None, metavar="S1,S2", help="what to report (default: every species)")
     p.add_argument("--integrator", choices=["cvode", "gillespie"], default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--rows", type=int, default=11, help="table rows shown")
 
-    p = _command(sub, "scan", _scan, "parameter scan (grid chunked over all endpoints)")
-    p.add_argument("model", nargs="?", default="gene_expression")
+    p = _model_command(sub, "scan", _scan, "parameter scan (grid chunked over all endpoints)")
     p.add_argument("--grid", action="append", metavar="PARAM=v1,v2,...")
-    p.add_argument("--start", type=float, default=0.0)
-    p.add_argument("--end", type=float, default=10.0)
-    p.add_argument("--points", type=int, default=100)
-    p.add_argument("--select", default=None)
-    p.add_argument("--chunk-size", type=int, default=50)
+    _time_args(p, end=10.0, points=100)
+    _value_args(p)
+    p.add_argument("--select", default=None, metavar="S1,S2", help="what to report (default: every species)")
+    _chunk_args(p, SCAN_CHUNK, "grid points")
 
-    p = _command(sub, "dfba", _dfba, "dynamic FBA of a batch culture on the static service")
-    p.add_argument("--model", default="e_coli_core")
-    p.add_argument("--biomass", type=float, default=0.05, help="initial biomass (gDW/L)")
-    p.add_argument("--conc", action="append", metavar="EX_RXN=mM", help="initial concentrations")
-    p.add_argument("--uptake", action="append", metavar="EX_RXN=VMAX,KM", help="Michaelis-Menten uptake")
-    p.add_argument("--end", type=float, default=10.0, help="hours")
-    p.add_argument("--points", type=int, default=101)
-    p.add_argument("--rows", type=int, default=11)
+    p = _model_command(sub, "steady-state", _steady_state, "steady state on the dynamic service: species "
+                       "values and reaction rates", plot=False)
+    _value_args(p)
 
     _job_commands(sub)
     return parser
@@ -588,7 +788,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     command.configure_logging(args.log_level or ("info" if args.command == "vm" else "warning"))
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, so a reader that went away (| head) is noticed inside the try
+        return status
+    except BrokenPipeError:
+        return _closed_pipe()
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
     except ServiceError as exc:
@@ -600,6 +804,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _closed_pipe() -> int:
+    """Whoever read stdout stopped (``bioxen fva | head -3``): no traceback, and exit 1, Python's own
+    convention. What is left in stdout's buffer goes to /dev/null, so the flush at exit cannot fail again
+    (the recipe of the Python documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
 import logging
 import math
@@ -37,24 +38,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import quote
 
 from bioxen_common import modeltext
 
 from . import discovery, metrics
-from .errors import (BioXenError, ClientRequestError, ComputationLost, ServiceError, ServiceTimeout,
-                     ServiceUnavailable)
+from .errors import (BioXenError, ClientRequestError, ComputationLost, EndpointNotFound, ServiceError,
+                     ServiceTimeout, ServiceUnavailable)
 from .jobs import Job, service_of
-from .settings import ClientSettings, Timeout
+from .settings import FVA_CHUNK, KNOCKOUT_CHUNK, SCAN_CHUNK, ClientSettings, Timeout
 from .transport import HTTPTransport, TransportError
 
 log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD_BYTES = 64 * 1024
 TEXT_KINDS = ("sbml", "antimony")
-#: default chunk sizes of fanned-out batches (items per request)
-FVA_CHUNK = 25
-KNOCKOUT_CHUNK = 100
-SCAN_CHUNK = 50
 
 Progress = Callable[[int, int], None]  # (items done, items total)
 #: 503 codes that every replica would answer alike (no job store configured or reachable): raised at
@@ -78,12 +76,62 @@ def model_spec(model: str | dict) -> dict:
                      "{\"sbml\": text} or {\"antimony\": text}")
 
 
+#: the first bytes of a MATLAB .mat file (level 5 and 7.3 both start with this text header)
+MATLAB_HEADER = b"MATLAB"
+
+
 def load_model_file(path: str | Path) -> dict:
-    """A local SBML or Antimony file as an inline model spec (the text is sent, never the path)."""
+    """A local model file as an inline model spec (the text is sent, never the path), told apart by its
+    content, not its name: SBML (XML with an ``<sbml>`` element) and Antimony text go as they are; a COBRA
+    JSON model (an object with ``reactions`` and ``metabolites``) or a MATLAB ``.mat`` file is converted
+    to SBML here with cobra when it is installed, and refused with a :class:`ValueError` saying how to
+    convert it otherwise. A file that cannot be read, or is not UTF-8 text (and not MATLAB), is a
+    :class:`ValueError` too."""
     path = Path(path)
-    text = path.read_text()
-    kind = "sbml" if text.lstrip().startswith("<") else "antimony"
-    return {kind: text}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if data.startswith(MATLAB_HEADER):
+        return {"sbml": _cobra_to_sbml(path, "MATLAB", "load_matlab_model")}
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"model file {path} is neither UTF-8 text (SBML, Antimony, COBRA JSON) nor a MATLAB "
+                         f".mat file: byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8") from None
+    head = text.lstrip()
+    if head.startswith("<"):
+        if "<sbml" not in text:
+            raise ValueError(f"model file {path} is XML but not SBML (no <sbml> element)")
+        return {"sbml": text}
+    if head.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"model file {path} starts like JSON but is not JSON: {exc}") from None
+        if not (isinstance(document, dict) and {"reactions", "metabolites"} <= document.keys()):
+            raise ValueError(f"model file {path} is JSON but not a COBRA model (no reactions and metabolites)")
+        return {"sbml": _cobra_to_sbml(path, "COBRA JSON", "load_json_model")}
+    return {"antimony": text}
+
+
+def _cobra_to_sbml(path: Path, kind: str, loader: str) -> str:
+    """SBML text of a model file only cobra reads (``cobra.io.<loader>``), converted on this side."""
+    try:
+        import cobra.io
+    except ImportError:
+        raise ValueError(f"model file {path} is a {kind} model: the services take SBML or Antimony, and "
+                         f"converting it needs cobra, which is not installed here. pip install cobra (or "
+                         f"'bioxen-vm[cobra]') to have it converted, or convert it yourself: "
+                         f"cobra.io.write_sbml_model(cobra.io.{loader}(path), 'model.xml')") from None
+    try:
+        model = getattr(cobra.io, loader)(str(path))
+    except Exception as exc:  # cobra's readers raise anything from KeyError to scipy's own errors
+        raise ValueError(f"model file {path} looks like a {kind} model but cobra cannot read it: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    out = io.StringIO()
+    cobra.io.write_sbml_model(model, out)
+    return out.getvalue()
 
 
 def _error_code(answer) -> str | None:
@@ -191,7 +239,8 @@ class BiologicalComputationClient:
                 self._sleep_before_retry(attempt - 1)
             url = pool.next(exclude=tried) or pool.next()
             if url is None:
-                last = pool.last_error or f"no {service} service endpoints found"
+                if not self.settings.in_cluster:  # no DNS name will appear off a cluster: say so at once
+                    break
                 continue
             tried.append(url)
             try:
@@ -227,6 +276,8 @@ class BiologicalComputationClient:
                 raise ServiceError(resp.status, "invalid_response", "the service answered with invalid JSON",
                                    endpoint=url)
             return answer
+        if not tried:
+            raise EndpointNotFound(service, discovery.not_found_message(service, pool.source, pool.last_error))
         raise ServiceUnavailable(service, f"{last} (after {retries + 1} attempts)")
 
     def post(self, service: str, path: str, payload: dict, inner: str | None = None) -> dict:
@@ -496,7 +547,13 @@ class BiologicalComputationClient:
         return merged
 
     def models(self, service: str) -> list[dict]:
+        """The service's shipped models, summarized (``GET /v1/models``)."""
         return self.request(service, "GET", "/v1/models")["models"]
+
+    def model(self, service: str, model_id: str) -> dict:
+        """One shipped model in detail (``GET /v1/models/{id}``): reaction and gene ids, medium (static);
+        species, parameters and reactions (dynamic). 404 ``unknown_model`` for an id it does not ship."""
+        return self.request(service, "GET", f"/v1/models/{quote(model_id, safe='')}")
 
     # -- v1: jobs --------------------------------------------------------------------------------------
     def submit(self, kind: str, request: dict | None = None, *, service: str | None = None,
@@ -554,5 +611,5 @@ def split_grid(grid: dict[str, list], chunk_points: int) -> list[dict[str, list]
     return [{**grid, key: grid[key][j:j + step]} for j in range(0, len(grid[key]), step)]
 
 
-__all__ = ["BiologicalComputationClient", "BioXenError", "Job", "ServiceUnavailable", "ComputationLost", "ServiceError",
-           "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]
+__all__ = ["BiologicalComputationClient", "BioXenError", "Job", "ServiceUnavailable", "EndpointNotFound",
+           "ComputationLost", "ServiceError", "ClientRequestError", "Timeout", "load_model_file", "model_spec", "split_grid"]

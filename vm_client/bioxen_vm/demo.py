@@ -26,7 +26,7 @@ from bioxen_common.names import SERVICES_PACKAGE
 from . import discovery
 from .client import BiologicalComputationClient
 from .errors import ServiceError, ServiceUnavailable
-from .transport import RequestsTransport, Timeout, TransportError
+from .transport import HTTPTransport, Timeout, TransportError
 from .vm import create_bio_vm
 
 DEMO_VMS = (("ecoli_vm_1", "ecoli", "basic"), ("ecoli_vm_2", "ecoli", "enhanced"),
@@ -45,7 +45,7 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log_path: str, wait: float) -> None:
-    transport = RequestsTransport(pool_size=1)
+    transport = HTTPTransport()
     deadline = time.monotonic() + wait
     try:
         while time.monotonic() < deadline:

@@ -109,6 +109,20 @@ def source_for(service: str, explicit: str | Sequence[str] | None = None,
                      ttl_max=settings.dns_ttl_max)
 
 
+def not_found_message(service: str, source, error: str | None) -> str:
+    """One message for "no endpoint": what discovery tried (the URL settings, the DNS name and why it
+    failed) and how to set the URLs."""
+    env, flag = ENV_URLS[service], f"--{service}-url"
+    tried = f"{flag} and {env} are not set"
+    if isinstance(source, DnsSource):
+        tried += f"; cluster DNS: {(error or f'no address for {source.hostname}').rstrip('.')}"
+    elif error:
+        tried += f"; {error}"
+    return (f"no {service} service endpoint found ({tried}). Outside a cluster, give the URL: "
+            f"{env}=http://HOST:PORT (comma-separated for several replicas) or {flag} on the command line "
+            f"({service}_service_url= in Python)")
+
+
 def endpoints_configured(service: str, explicit=None, settings: ClientSettings | None = None) -> bool:
     """Whether discovery has anything to go on (explicit, environment, or running in a cluster)."""
     settings = settings or ClientSettings.from_env()
@@ -152,8 +166,14 @@ class EndpointPool:
         try:
             urls, ttl = self.source.resolve()
         except DiscoveryError as exc:
+            # said once per distinct failure: a client with nothing configured would otherwise repeat it
+            # on every attempt of every request
+            level = logging.DEBUG if str(exc) == self.last_error else logging.WARNING
             self.last_error = str(exc)
-            log.warning("%s service: %s (keeping %d known endpoints)", self.service, exc, len(self._urls))
+            if self._urls:
+                log.log(level, "%s service: %s (keeping %d known endpoints)", self.service, exc, len(self._urls))
+            else:
+                log.debug("%s service: %s", self.service, exc)
             self._expires = now + MIN_RESOLVE_INTERVAL_SECONDS
             return
         self._stale = False

@@ -5,6 +5,9 @@
     BioXenError
     ├── ServiceUnavailable          no answer: no endpoint took the request (connection failed before
     │   │                           it was sent, 503) after the retries on other endpoints
+    │   ├── EndpointNotFound        discovery found no endpoint at all (no URL configured and the cluster
+    │   │                           DNS name does not resolve); the text says what was tried and how to
+    │   │                           set the URLs
     │   └── ComputationLost         an endpoint had the whole request and no answer came back (the
     │       │                       connection dropped); not retried
     │       └── ServiceTimeout      an endpoint had the request and did not answer within the read timeout
@@ -28,6 +31,15 @@ class BioXenError(Exception):
 class ServiceUnavailable(BioXenError):
     def __init__(self, service: str, message: str):
         super().__init__(f"{service} service unavailable: {message}")
+        self.service = service
+        self.reason = message
+
+
+class EndpointNotFound(ServiceUnavailable):
+    """No endpoint to send anything to: ``message`` says what discovery tried and how to set the URLs."""
+
+    def __init__(self, service: str, message: str):
+        BioXenError.__init__(self, message)
         self.service = service
         self.reason = message
 

@@ -131,7 +131,7 @@ def _reporter(progress, label: str) -> tuple[Callable[[int, int], None] | None, 
     """``(report(done, total), close())`` for :meth:`Job.wait`'s ``progress`` argument."""
     if callable(progress):
         return progress, lambda: None
-    if progress is False or not _interactive():
+    if progress is False or not interactive():
         return None, lambda: None
     return progress_bar(label, "chunk")
 
@@ -150,7 +150,8 @@ def progress_bar(label: str, unit: str) -> tuple[Callable[[int, int], None], Cal
     return update, bar.close
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """Whether stderr is a terminal (someone watches a progress bar there)."""
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced or closed stderr

@@ -26,6 +26,11 @@ NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 ENV_URLS = {"static": "BIOXEN_STATIC_URL", "dynamic": "BIOXEN_DYNAMIC_URL"}
 #: longest time a DNS answer is kept, whatever its TTL (CoreDNS's default TTL)
 DNS_TTL_MAX_SECONDS = 5.0
+#: default items per request of a fanned-out batch (reactions, deletions, grid points): the client's
+#: and the command line's
+FVA_CHUNK = 25
+KNOCKOUT_CHUNK = 100
+SCAN_CHUNK = 50
 
 T = TypeVar("T")
 

@@ -5,7 +5,8 @@ thread and endpoint, reused while the server keeps it open. It costs about a thi
 ``requests.Session`` call costs (0.3-0.4 ms against 0.9-1.1 ms per loopback round trip, bench/RESULTS.md),
 which is most of the price of calling a service instead of an in-process engine for small models.
 :class:`RequestsTransport` (a pooled ``requests.Session``) remains for environments that need its proxy
-and TLS handling. :class:`MockTransport` calls a Python function instead, so pure unit tests of the
+and TLS handling; ``requests`` is an optional extra (``pip install 'bioxen-vm[requests]'``), imported only
+when that transport is created. :class:`MockTransport` calls a Python function instead, so pure unit tests of the
 client need no network at all.
 A transport raises :class:`TransportError` for anything that is not an HTTP answer, and says whether the
 request had reached the service (see :class:`TransportError`): the client fails over only requests that
@@ -23,10 +24,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
-
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from .settings import Timeout
 
@@ -179,6 +176,13 @@ class _Headers(dict):
 
 class RequestsTransport:
     def __init__(self, pool_size: int = 32):
+        try:
+            import requests
+            from requests.adapters import HTTPAdapter
+        except ImportError:
+            raise ImportError("RequestsTransport needs requests: pip install 'bioxen-vm[requests]' "
+                              "(the default transport, HTTPTransport, needs nothing)") from None
+        self._exceptions = requests.exceptions
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
@@ -186,23 +190,26 @@ class RequestsTransport:
 
     def request(self, method: str, url: str, *, body: bytes | None = None,
                 headers: Mapping[str, str] | None = None, timeout: Timeout = Timeout()) -> Response:
+        import urllib3  # requests' own dependency: present whenever this transport exists
+
+        errors = self._exceptions
         try:
             resp = self.session.request(method, url, data=body, headers=dict(headers or {}),
                                         timeout=(timeout.connect, timeout.read), allow_redirects=False)
-        except requests.exceptions.ConnectTimeout as exc:
+        except errors.ConnectTimeout as exc:
             raise TransportError(TransportError.CONNECT, f"connect timeout after {timeout.connect} s") from exc
-        except requests.exceptions.ReadTimeout as exc:
+        except errors.ReadTimeout as exc:
             raise TransportError(TransportError.TIMEOUT, f"no answer within {timeout.read} s") from exc
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        except (errors.ChunkedEncodingError, errors.ContentDecodingError) as exc:
             raise TransportError(TransportError.LOST, f"the answer was cut off ({_short(exc)})") from exc
-        except requests.exceptions.ConnectionError as exc:
+        except errors.ConnectionError as exc:
             if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError):
                 # "Connection aborted.": the connection was up and dropped while the request was out
                 # (urllib3 does not say whether the body was all written, so assume the service had it)
                 raise TransportError(TransportError.LOST, f"the connection dropped after the request was "
                                      f"sent ({_short(exc)})") from exc
             raise TransportError(TransportError.CONNECT, _short(exc)) from exc
-        except requests.exceptions.RequestException as exc:
+        except errors.RequestException as exc:
             raise TransportError(TransportError.CONNECT, _short(exc)) from exc
         return Response(resp.status_code, resp.content, resp.headers)
 
