@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..jobs.kinds import Kind, Plan, one_chunk
+from ..omex.routes import JOB_KIND as OMEX
 from . import engine
 from .engine import SimSpec
 
@@ -105,4 +106,5 @@ KINDS = (
     Kind("ensemble", plan_ensemble, part_simulate, merge_simulate, default_chunk=25),
     Kind("scan", plan_scan, part_scan, merge_scan, default_chunk=100),
     Kind("steady-state", plan_steady_state, *one_chunk(engine.steady_state)),
+    OMEX,
 )

@@ -19,6 +19,7 @@ wild type's basis (:mod:`.lp_start`), so the merged answer is the synchronous on
 from __future__ import annotations
 
 from ..jobs.kinds import Kind, Plan, one_chunk
+from ..omex.routes import JOB_KIND as OMEX
 from . import engine
 from .dfba import DfbaProblem, check_problem, growth_reaction, run_dfba
 from .engine import Changes, Deletion
@@ -95,4 +96,5 @@ KINDS = (
     Kind("fva", plan_fva, part_fva, merge_fva),
     Kind("knockouts", plan_knockouts, part_knockouts, merge_knockouts, default_chunk=500),
     Kind("dfba", plan_dfba, *one_chunk(run_dfba)),
+    OMEX,
 )
