@@ -10,6 +10,8 @@
     │   ├── ValidationError (400 invalid_request)
     │   ├── ModelPathNotAllowed (400 model_path_not_allowed)
     │   ├── InvalidModel (400 invalid_model)            malformed SBML / Antimony
+    │   ├── InvalidArchive (400 invalid_archive)        a COMBINE archive / SED-ML that is malformed or
+    │   │                                               names what it does not hold (or a URL / outside path)
     │   └── UnknownEntity (400 unknown_<kind>)          reaction, gene, species, parameter ...
     ├── Unauthorized (401 unauthorized)
     ├── NotFound (404 not_found)
@@ -22,6 +24,7 @@
     ├── LimitExceeded (422 limit_exceeded)
     ├── ComputationFailed (422 computation_failed)      e.g. no steady state found
     ├── UnsupportedFeature (422 unsupported_feature)    valid SBML the engine cannot simulate
+    ├── UnsupportedTask (422 unsupported_task)          a SED-ML task this service cannot run
     ├── RequestCancelled (499 cancelled)              the client went away; nobody reads the answer
     ├── EngineFailed (500 engine_failed)              the engine process died or erred; it was replaced
     │   └── ChunkFailed (500 chunk_failed)            a job's chunk died on every attempt (a poison chunk)
@@ -75,6 +78,13 @@ class ModelPathNotAllowed(BadRequest):
 
 class InvalidModel(BadRequest):
     code = "invalid_model"
+
+
+class InvalidArchive(BadRequest):
+    """A COMBINE archive or its SED-ML that cannot be run as written: malformed XML, a reference that
+    resolves to nothing, a model by URL or by a path outside the archive."""
+
+    code = "invalid_archive"
 
 
 class UnknownEntity(BadRequest):
@@ -159,6 +169,19 @@ class UnsupportedFeature(ServiceError):
     def __init__(self, feature: str, where: str = ""):
         super().__init__(f"the kinetic engine (libRoadRunner) does not support {feature}"
                          + (f": {where}" if where else ""), details={"feature": feature})
+
+
+class UnsupportedTask(ServiceError):
+    """A valid SED-ML task that this service cannot run (an FBA task sent to the kinetic service, a time
+    course sent to the metabolic one, an algorithm with no substitute, a change kind not implemented).
+    The message names the task, its SED-ML file and why."""
+
+    status_code = 422
+    code = "unsupported_task"
+
+    def __init__(self, task: str, sedml: str, reason: str):
+        super().__init__(f"task {task!r} of {sedml!r} cannot be run here: {reason}",
+                         details={"task": task, "sedml": sedml, "reason": reason})
 
 
 class NotReady(ServiceError):
