@@ -10,7 +10,7 @@
     │   ├── ValidationError (400 invalid_request)
     │   ├── ModelPathNotAllowed (400 model_path_not_allowed)
     │   ├── InvalidModel (400 invalid_model)            malformed SBML / Antimony
-    │   ├── InvalidArchive (400 invalid_archive)        not a COMBINE archive, or an unreadable one
+    │   ├── InvalidArchive (400 invalid_archive)        a COMBINE archive / SED-ML that is malformed
     │   │   ├── UnsafeArchiveEntry (400 unsafe_archive_entry)   '..', absolute path, symlink, duplicate
     │   │   ├── InvalidManifest (400 invalid_manifest)  missing, malformed, names absent files, no SED-ML
     │   │   └── ExternalModel (400 external_model)      a SED-ML model by URL or outside the archive
@@ -84,6 +84,15 @@ class InvalidModel(BadRequest):
     code = "invalid_model"
 
 
+class InvalidArchive(BadRequest):
+    """A COMBINE archive or its SED-ML that cannot be run as written: malformed XML, a reference that
+    resolves to nothing, a model by URL or by a path outside the archive. ``details.entry`` names the
+    archive entry at fault where there is one; the subclasses below are the intake's refusals
+    (:mod:`.omex.archive`)."""
+
+    code = "invalid_archive"
+
+
 class UnknownEntity(BadRequest):
     """An id the model does not have. ``kind`` is reaction, gene, species, parameter, ..."""
 
@@ -94,12 +103,6 @@ class UnknownEntity(BadRequest):
         plural = "s" if len(ids) > 1 else ""
         super().__init__(f"unknown {kind}{plural}{where}: {shown}", code=f"unknown_{kind}",
                          details={"kind": kind, "ids": ids[:100]})
-
-
-class InvalidArchive(BadRequest):
-    """A body that is not a readable COMBINE archive (OMEX). ``details.entry`` names the entry at fault."""
-
-    code = "invalid_archive"
 
 
 class UnsafeArchiveEntry(InvalidArchive):
@@ -196,11 +199,16 @@ class UnsupportedFeature(ServiceError):
 
 
 class UnsupportedTask(ServiceError):
-    """A SED-ML task the service's engine does not run (a flux-balance task sent to the kinetic
-    service, or the reverse); the message names the task and the service that runs it."""
+    """A valid SED-ML task that this service cannot run (an FBA task sent to the kinetic service, a time
+    course sent to the metabolic one, an algorithm with no substitute, a change kind not implemented).
+    The message names the task, its SED-ML file and why."""
 
     status_code = 422
     code = "unsupported_task"
+
+    def __init__(self, task: str, sedml: str, reason: str):
+        super().__init__(f"task {task!r} of {sedml!r} cannot be run here: {reason}",
+                         details={"task": task, "sedml": sedml, "reason": reason})
 
 
 class NotReady(ServiceError):
