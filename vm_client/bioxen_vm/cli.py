@@ -335,6 +335,21 @@ def _dfba_text(result: dict, args) -> str:
                     [[result["time"][i], result["growth_rate"][i], *(series[s][i] for s in series)] for i in idx]))
 
 
+def _omex(args) -> int:
+    """``bioxen omex FILE.omex [--out DIR]``: run a COMBINE archive on the service whose tasks it holds;
+    write reports.h5, a CSV per report and a PNG per plot into DIR; print what was written."""
+    with _client(args) as client:
+        result = client.run_omex(args.archive, service=args.service, seed=args.seed)
+    written = result.save(args.out)
+    if args.json:
+        print(json.dumps(result.answer, indent=None if args.compact else 2))
+        return 0
+    print(result.summary())
+    print(f"wrote {len(written)} files to {args.out}: "
+          + ", ".join(sorted(str(p.relative_to(args.out)) for p in written)))
+    return 0
+
+
 def _demo(args) -> int:
     from .demo import main as demo_main
 
@@ -574,6 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=float, default=10.0, help="hours")
     p.add_argument("--points", type=int, default=101)
     p.add_argument("--rows", type=int, default=11)
+
+    p = _command(sub, "omex", _omex, "run a COMBINE archive's SED-ML experiment (reports.h5, CSVs, plots)",
+                 plot=False)
+    p.add_argument("archive", metavar="FILE.omex")
+    p.add_argument("--out", default=".", metavar="DIR", help="folder for reports.h5, <sedml>/<report>.csv, "
+                   "<sedml>/<plot>.png and answer.json (default: here)")
+    p.add_argument("--service", choices=["static", "dynamic"], default=None,
+                   help="default: static for flux-balance algorithms (KiSAO 0000437 family), else dynamic")
+    p.add_argument("--seed", type=int, default=None, help="seed of stochastic tasks that name none")
 
     _job_commands(sub)
     return parser

@@ -15,10 +15,11 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from .common import Answer
-from .fields import Body, fail, type_name
+from .fields import Body, fail, type_name, whole
 
 ZIP = "application/zip"
 HDF5 = "application/x-hdf5"
@@ -55,6 +56,8 @@ ArchiveBytes = Annotated[bytes, BeforeValidator(_archive_bytes), WithJsonSchema(
 class OmexRequest(Body):
     archive: ArchiveBytes = Field(description="the COMBINE archive (OMEX): manifest.xml, SED-ML, the models "
                                               "they name; nothing outside it is read or fetched")
+    seed: whole(Ge(0)) | None = Field(None, description="seed of stochastic tasks whose algorithm names none "
+                                                        "(default: drawn per run)")
 
 
 # -- answers -------------------------------------------------------------------------------------

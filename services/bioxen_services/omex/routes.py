@@ -24,19 +24,24 @@ RUNS = {"static": "flux-balance tasks (KiSAO 0000437 family) on COBRApy",
         "dynamic": "time courses, steady states and repeated tasks of SBML models on libRoadRunner"}
 
 
-def run_unpacked(store, root: str, sedml: list[str], service: str, media: str):
+def options(req: OmexRequest) -> dict:
+    """The execution's options a request gives (``run_experiment``'s ``options``)."""
+    return {} if req.seed is None else {"seed": req.seed}
+
+
+def run_unpacked(store, root: str, sedml: list[str], service: str, opts: dict, media: str):
     """Engine side: the experiment of an unpacked archive, in ``media``."""
     from . import execute, outputs  # the SED-ML execution imports the engines' libraries: in engines only
 
-    return outputs.render(execute.run_experiment(root, sedml, service), media)
+    return outputs.render(execute.run_experiment(root, sedml, service, opts), media)
 
 
-def run_archive(store, data: bytes, limits: Limits, service: str) -> dict:
+def run_archive(store, data: bytes, limits: Limits, service: str, opts: dict) -> dict:
     """Engine side of an ``omex`` job: unpack, run, answer the JSON answer."""
     from . import execute
 
     with extracted(read_archive(data, limits), limits) as (root, sedml):
-        return execute.run_experiment(root, sedml, service)
+        return execute.run_experiment(root, sedml, service, opts)
 
 
 def check(plane, req: OmexRequest) -> Archive:
@@ -61,17 +66,17 @@ def add_omex_route(bp: ApiBlueprint, service: str) -> None:
         archive = check(plane, req)
         limits = Limits.from_settings(plane.settings)
         with extracted(archive, limits) as (root, sedml):
-            return plane.compute("omex", run_unpacked, None, root, sedml, plane.service, media)
+            return plane.compute("omex", run_unpacked, None, root, sedml, plane.service, options(req), media)
 
 
 # -- the omex job kind (both services) ------------------------------------------------------------
 def job_args(plane, req: OmexRequest) -> tuple:
     """A job's arguments: the archive, checked now (the same 4xx as the synchronous path), the limits
     to unpack it with, and the service that runs it."""
-    return check(plane, req).data, Limits.from_settings(plane.settings), plane.service
+    return check(plane, req).data, Limits.from_settings(plane.settings), plane.service, options(req)
 
 
-def plan_omex(store, data: bytes, limits: Limits, service: str) -> Plan:
+def plan_omex(store, data: bytes, limits: Limits, service: str, opts: dict) -> Plan:
     """One chunk: the archive was checked by the front; its tasks are checked when they run."""
     return Plan()
 
