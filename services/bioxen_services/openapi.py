@@ -36,8 +36,10 @@ def _content(model: type[BaseModel], names: dict, example: dict | None = None) -
 
 
 def _binary(media_type: str, description: str) -> dict:
-    """An OpenAPI 3.1 binary body: its bytes are the media type's (no JSON schema applies)."""
-    return {"schema": {"type": "string", "contentMediaType": media_type, "description": description}}
+    """An OpenAPI 3.1 binary body: its bytes are the media type's (no JSON schema applies). ``format:
+    binary`` (the OpenAPI 3.0 spelling) too, which generators read as a file."""
+    return {"schema": {"type": "string", "format": "binary", "contentMediaType": media_type,
+                       "description": description}}
 
 
 def _request_content(op: Operation, names: dict) -> dict:
