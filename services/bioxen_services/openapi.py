@@ -15,11 +15,13 @@ TITLES = {"static": "BioXen static metabolic service (COBRApy)",
           "dynamic": "BioXen dynamic kinetic service (libRoadRunner)"}
 DESCRIPTIONS = {
     "static": "Flux-balance analysis of shipped or inline SBML models: FBA and parsimonious FBA, flux "
-              "variability, gene and reaction deletions, dynamic FBA of a batch culture. Fluxes are in "
-              "mmol/gDW/h, growth rates in 1/h, concentrations in mM, biomass in gDW/L, time in h.",
+              "variability, gene and reaction deletions, dynamic FBA of a batch culture; the flux-balance "
+              "tasks of COMBINE archives (SED-ML). Fluxes are in mmol/gDW/h, growth rates in 1/h, "
+              "concentrations in mM, biomass in gDW/L, time in h.",
     "dynamic": "Deterministic (CVODE) and stochastic (Gillespie) simulation, steady states and parameter "
-               "scans of shipped programs or inline SBML / Antimony, on libRoadRunner. Time is in the "
-               "model's unit; species values are concentrations or amounts as species_values says.",
+               "scans of shipped programs or inline SBML / Antimony, and the SED-ML experiments of COMBINE "
+               "archives, on libRoadRunner. Time is in the model's unit; species values are concentrations "
+               "or amounts as species_values says.",
 }
 TAGS = {"computations": "engine computations (need the token when the service has one)",
         "jobs": "long computations: submitted, split into chunks run by workers, fetched later",

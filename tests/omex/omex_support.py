@@ -25,7 +25,9 @@ MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
 SEDML_FORMAT = "http://identifiers.org/combine.specifications/sed-ml"
 #: the hardening service's archive limits (well below the defaults, above what the test archives need)
 LIMITS = {"BIOXEN_OMEX_MAX_ENTRIES": "20", "BIOXEN_OMEX_MAX_UNPACKED_BYTES": str(3 << 20),
-          "BIOXEN_OMEX_MAX_RATIO": "200", "BIOXEN_MAX_BODY_BYTES": str(8 << 20)}
+          "BIOXEN_OMEX_MAX_RATIO": "200", "BIOXEN_MAX_BODY_BYTES": str(8 << 20),
+          # a request's deadline: the slow archive below passes it and its engine is killed
+          "BIOXEN_REQUEST_TIMEOUT_SECONDS": "3"}
 
 
 def published(name: str) -> bytes:

@@ -5,6 +5,8 @@ answer, whatever the answer. Sent to a real dynamic service whose TMPDIR the tes
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 import requests
@@ -129,6 +131,30 @@ def test_the_temporary_directory_is_gone_whatever_the_answer(untouched, watched_
         resp = post(untouched, data)
         assert resp.status_code != 413, resp.text
         assert not list(watched_tmp.iterdir())
+
+
+def slow_archive() -> bytes:
+    """The example with its time course made a Gillespie run of 10^8 time units (about 10^8 reactions
+    fire: minutes), far past the service's deadline."""
+    sedml = SEDML.replace('outputEndTime="100"', 'outputEndTime="100000000"').replace("KISAO:0000019",
+                                                                                      "KISAO:0000029")
+    return replaced(simulation__sedml=sedml)
+
+
+def test_the_temporary_directory_is_removed_when_the_engine_is_killed(untouched, watched_tmp):
+    """The archive is unpacked under the service's TMPDIR while it runs; the run passes the deadline (504,
+    its engine killed), and the directory is gone all the same."""
+    seen: set[str] = set()
+    answer: list[requests.Response] = []
+    sender = threading.Thread(target=lambda: answer.append(post(untouched, slow_archive())))
+    sender.start()
+    while sender.is_alive():
+        seen |= {p.name for p in watched_tmp.iterdir()}
+        time.sleep(0.02)
+    assert answer[0].status_code == 504, answer[0].text
+    assert answer[0].json()["error"]["code"] == "timeout"
+    assert any(name.startswith("bioxen-omex-") for name in seen), seen
+    assert not list(watched_tmp.iterdir())
 
 
 def test_the_body_limit_is_the_services(guarded):

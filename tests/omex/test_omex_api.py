@@ -190,3 +190,14 @@ def _datasets(h5: h5py.File) -> list[str]:
     found = []
     h5.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
     return found
+
+
+def test_the_clients_body_is_the_declared_one():
+    """What run_omex and submit_omex send is what the route's declaration accepts, archive bytes intact."""
+    from bioxen_services.api.omex import OmexRequest
+    from bioxen_vm.omex import request_body
+
+    data = example("static")
+    for seed in (None, 7):
+        parsed = OmexRequest.parse(request_body(data, seed))
+        assert parsed.archive == data and parsed.seed == seed

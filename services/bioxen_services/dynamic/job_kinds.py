@@ -1,4 +1,4 @@
-"""The dynamic service's job kinds (see :mod:`..jobs.kinds`): simulate, ensemble, scan, steady-state.
+"""The dynamic service's job kinds (see :mod:`..jobs.kinds`): simulate, ensemble, scan, steady-state, omex.
 
 Each kind takes the arguments of the synchronous engine function its endpoint calls:
 
@@ -10,6 +10,8 @@ simulate       ``spec`` (:func:`.engine.simulate`); with ``repetitions``     one
 ensemble       ``spec`` with ``repetitions``                                repetition ranges
 scan           ``spec, grid, output`` (:func:`.engine.scan`)                 grid points
 steady-state   ``spec`` (:func:`.engine.steady_state`)                       one chunk
+omex           ``archive, limits, service, options`` (no model: the         one chunk
+               archive holds it; :func:`..omex.routes.run_archive`)
 =============  ===========================================================  =================
 
 The seed is drawn once at submission when the request gives none; run ``i`` of an ensemble is seeded

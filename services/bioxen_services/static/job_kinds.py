@@ -1,4 +1,4 @@
-"""The static service's job kinds (see :mod:`..jobs.kinds`): fba, fva, knockouts, dfba.
+"""The static service's job kinds (see :mod:`..jobs.kinds`): fba, fva, knockouts, dfba, omex.
 
 Each kind takes the arguments of the synchronous engine function its endpoint calls:
 
@@ -10,6 +10,8 @@ fva         ``changes, reactions, fraction, loopless`` (run_fva)       reactions
 knockouts   ``changes, deletions, every`` (``every`` lists keys of     deletion sets
             :data:`.engine.EVERY_DELETION`: "genes", "gene_pairs" ...)
 dfba        ``problem`` (:func:`.dfba.run_dfba`)                       one chunk
+omex        ``archive, limits, service, options`` (no model: the      one chunk
+            archive holds it; :func:`..omex.routes.run_archive`)
 ==========  ========================================================  =====================
 
 Chunks of an FVA start at multiples of :data:`.variability.BLOCK` and every deletion starts from the
