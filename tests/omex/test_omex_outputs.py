@@ -100,3 +100,17 @@ def test_the_zip_answer_holds_every_form():
         names = set(zf.namelist())
         assert names == {"reports.h5", "answer.json", *(f"{key}.csv" for key in answer["reports"])}
         assert zf.read("reports.h5") == outputs.to_hdf5(answer)
+
+
+def test_nested_and_unpaired_series_still_draw():
+    """Nested values (a repeated task: runs x points) draw a line per run; series that do not pair with
+    their x (another length) are drawn as far as both go instead of failing the whole answer."""
+    answer, reference = reference_answer(REPRESSILATOR)
+    reference.close()
+    time, protein = answer["reports"]["simulation.sedml/report"]["data_sets"][:2]
+    runs = [protein["values"], [v / 2 for v in protein["values"]]]
+    axis = lambda ds, values: {"id": ds["id"], "label": ds["label"], "values": values}  # noqa: E731
+    for y in (runs, protein["values"][:100]):
+        plot = {"id": "scan", "kind": "2d", "curves": [
+            {"id": "c", "name": "LacI", "x": axis(time, time["values"]), "y": axis(protein, y)}]}
+        assert outputs.to_png(plot).startswith(b"\x89PNG")

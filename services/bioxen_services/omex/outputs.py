@@ -117,6 +117,15 @@ def _lines(values: Any) -> np.ndarray:
     return a.reshape(-1, a.shape[-1]).T if a.ndim > 1 else a
 
 
+def _paired(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y as matplotlib pairs them (same number of rows); values of shapes that do not pair (a data
+    generator of another task's length) are drawn point by point as far as both go."""
+    if x.shape[0] == y.shape[0] and (x.ndim == 1 or y.ndim == 1 or x.shape == y.shape):
+        return x, y
+    n = min(x.size, y.size)
+    return x.ravel()[:n], y.ravel()[:n]
+
+
 def to_png(plot: dict) -> bytes:
     """A plot drawn with matplotlib's object API (no pyplot state): a line per curve (per inner series
     of nested values), the curves' names in the legend, log axes where the SED-ML asks."""
@@ -126,7 +135,7 @@ def to_png(plot: dict) -> bytes:
     three_d = plot.get("kind") == "3d"
     ax = fig.add_subplot(projection="3d" if three_d else None)
     for curve in plot["curves"]:
-        x, y = _lines(curve["x"]["values"]), _lines(curve["y"]["values"])
+        x, y = _paired(_lines(curve["x"]["values"]), _lines(curve["y"]["values"]))
         label = curve.get("name") or curve["id"]
         if three_d and curve.get("z") is not None:
             lines = ax.plot(x.ravel(), y.ravel(), _lines(curve["z"]["values"]).ravel(), label=label)
