@@ -75,10 +75,17 @@ def read_document(root: str, relative: str) -> libsedml.SedDocument:
     check_xml_text(text, what)
     doc = libsedml.readSedMLFromString(text)
     errors = [doc.getError(i) for i in range(doc.getNumErrors())]
-    fatal = [e.getMessage().strip() for e in errors if e.getSeverity() >= libsedml.LIBSEDML_SEV_ERROR]
+    fatal = [f"line {e.getLine()}: {_last_line(e.getMessage())}" for e in errors
+             if e.getSeverity() >= libsedml.LIBSEDML_SEV_ERROR]
     if fatal:
-        raise InvalidArchive(f"{what} could not be read: " + "; ".join(m[:200] for m in fatal[:3]))
+        raise InvalidArchive(f"{what} could not be read: " + "; ".join(fatal[:3]))
     return doc
+
+
+def _last_line(message: str) -> str:
+    """libSEDML's messages start with the rule's general text; the last line names the problem."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "no message")[:300]
 
 
 def namespaces(*elements) -> dict[str, str]:
