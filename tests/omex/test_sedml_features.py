@@ -9,11 +9,10 @@ import cobra
 import numpy as np
 import pytest
 import roadrunner
-from cobra.flux_analysis import flux_variability_analysis, pfba
-
 from bioxen_common.manifest import SHIPPED_DIR
 from bioxen_services.errors import InvalidArchive, UnsupportedTask
 from bioxen_services.omex.execute import run_experiment
+from cobra.flux_analysis import flux_variability_analysis, pfba
 from sedml_support import data_set, series, write_archive
 
 REPRESSILATOR = (SHIPPED_DIR / "kinetic" / "BIOMD0000000012.xml").read_text()

@@ -23,8 +23,17 @@ import numpy as np
 from ..errors import InvalidArchive, LimitExceeded, UnsupportedTask
 from . import kisao
 from .mathml import evaluate
-from .plan import ModelKey, simulation_spec
-from .sedml import Models, Target, inside, namespaces, read_document, read_text, resolve_target, sedml_key
+from .plan import simulation_spec
+from .sedml import (
+    Models,
+    Target,
+    inside,
+    namespaces,
+    read_document,
+    read_text,
+    resolve_target,
+    sedml_key,
+)
 
 TIME_SYMBOL = "urn:sedml:symbol:time"
 #: most values all the tasks of one experiment may produce (points x variables, over every run)
@@ -351,10 +360,10 @@ class Experiment:
             row = {v: [] for v in collected}
             for sub in subtasks:
                 sub_results = self._execute(self.doc.getTask(sub.getTask()), variables)
-                for v in row:
-                    row[v].append(sub_results[v])
-            for v in collected:
-                collected[v].append(row[v])
+                for v, results in row.items():
+                    results.append(sub_results[v])
+            for v, rows in collected.items():
+                rows.append(row[v])
         out = {}
         for v, rows in collected.items():
             flat = _pad([a for row in rows for a in row])

@@ -39,7 +39,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 def sedml_key(path: str) -> str:
     """A SED-ML file's path as reports are keyed by it: relative, ``/``-separated, no ``./``."""
     key = posixpath.normpath(path.replace("\\", "/"))
-    return key[2:] if key.startswith("./") else key
+    return key.removeprefix("./")
 
 
 def inside(root: str, relative: str, what: str) -> str:
@@ -116,7 +116,7 @@ class ModelXml:
         self._prefixes = {prefix: uri for _, (prefix, uri)
                           in ET.iterparse(io.StringIO(text), events=("start-ns",))}
 
-    def copy(self) -> "ModelXml":
+    def copy(self) -> ModelXml:
         clone = ModelXml.__new__(ModelXml)
         clone.root = _deep_copy(self.root)
         clone.where = self.where
@@ -276,8 +276,7 @@ class Models:
             raise UnsupportedTask(model_id, self.sedml, f"model language {model.getLanguage()!r} is not "
                                   "SBML (urn:sedml:language:sbml)")
         source = (model.getSource() or "").strip()
-        if source.startswith("#"):
-            source = source[1:]
+        source = source.removeprefix("#")
         if source and self.doc.getModel(source) is not None and source != model_id:
             xml = self.get(source, (*chain, model_id)).copy()
             self.sources[model_id] = self.sources[source]
