@@ -250,6 +250,29 @@ def test_flux_balance_tasks_match_cobra(tmp_path):
         (ranges.loc["PGI", "minimum"], ranges.loc["PGI", "maximum"]), rel=1e-6, abs=1e-6)
 
 
+def test_flux_balance_scan_over_an_uptake_bound_matches_cobra(tmp_path):
+    """A repeated task setting the glucose bound parameter: one FBA per point, as COBRApy gives it."""
+    bound = "/sbml:sbml/sbml:model/sbml:listOfParameters/sbml:parameter[@id='R_EX_glc__D_e_lower_bound']"
+    objective = "/sbml:sbml/sbml:model/fbc:listOfObjectives/fbc:objective[@fbc:id='obj']/@value"
+    tasks = ('<task id="fba" modelReference="model" simulationReference="sim"/>'
+             '<repeatedTask id="scan" range="uptake" resetModel="true"><listOfRanges>'
+             '<vectorRange id="uptake"><value>-2</value><value>-5</value><value>-8</value></vectorRange>'
+             f'</listOfRanges><listOfChanges><setValue modelReference="model" target="{bound}" range="uptake">'
+             '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>uptake</ci></math></setValue></listOfChanges>'
+             '<listOfSubTasks><subTask order="1" task="fba"/></listOfSubTasks></repeatedTask>')
+    answer = _experiment(tmp_path, E_COLI, "", '<steadyState id="sim"><algorithm kisaoID="KISAO:0000437"/></steadyState>',
+                         tasks, _variables("scan", {"obj": objective}), _report(["obj"]), service="static")
+    growth = data_set(answer, "experiment.sedml/report", "ds_obj")
+    reference = cobra.io.read_sbml_model(str(SHIPPED_DIR / "metabolic" / "e_coli_core.xml"))
+    expected = []
+    for uptake in (-2, -5, -8):
+        with reference:
+            reference.reactions.EX_glc__D_e.lower_bound = uptake
+            expected.append(reference.slim_optimize())
+    assert growth.shape == (3, 1)
+    np.testing.assert_allclose(growth[:, 0], expected, rtol=1e-6)
+
+
 def test_plots_carry_curves_and_log_axes(tmp_path):
     outputs = ('<listOfOutputs><plot2D id="fig" name="Figure"><listOfCurves>'
                '<curve id="c1" name="PX" logX="false" logY="true" xDataReference="dg_t" yDataReference="dg_px"/>'

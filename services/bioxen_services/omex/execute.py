@@ -305,6 +305,9 @@ class Experiment:
         kind = range_.getElementName()
         if kind == "uniformRange":
             start, end, steps = range_.getStart(), range_.getEnd(), int(range_.getNumberOfPoints())
+            if not 0 <= steps < MAX_RUNS:
+                raise LimitExceeded(f"{self.sedml}: range {range_.getId()!r} has {steps + 1} values; a repeated "
+                                    f"task may make at most {MAX_RUNS} runs")
             if (range_.getType() or "linear").lower() == "log":
                 if start <= 0 or end <= 0:
                     raise InvalidArchive(f"{self.sedml}: log range {range_.getId()!r} needs positive bounds")

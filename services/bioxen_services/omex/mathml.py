@@ -48,8 +48,11 @@ def _fold(function, args):
 def evaluate(node, values: dict, where: str) -> np.ndarray:
     """The value of the libSEDML ASTNode ``node`` (a float array, 0-d for a number). ``where`` names
     the element the math belongs to, for the error message."""
-    with np.errstate(all="ignore"):
-        return np.asarray(_eval(node, values, where), dtype=float)
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(_eval(node, values, where), dtype=float)
+    except RecursionError as exc:
+        raise InvalidArchive(f"{where}: its math is nested too deeply to evaluate") from exc
 
 
 def _eval(node, values: dict, where: str):
