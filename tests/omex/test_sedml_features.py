@@ -287,6 +287,28 @@ def test_plots_carry_curves_and_log_axes(tmp_path):
     assert len(curve["x"]["values"]) == len(curve["y"]["values"]) == 11
 
 
+def test_level_1_version_4_axes_and_3d_plots(tmp_path):
+    """L1V4 puts log scales and names on the plot's axes; a Plot3D's surfaces have x, y and z."""
+    (tmp_path / "model.xml").write_text(REPRESSILATOR)
+    generators = _variables("task", {"t": "time", "px": SPECIES.format("PX"), "py": SPECIES.format("PY")})
+    (tmp_path / "v4.sedml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><sedML xmlns="http://sed-ml.org/sed-ml/level1/version4" level="1" '
+        'version="4" xmlns:sbml="http://www.sbml.org/sbml/level2/version3"><listOfModels><model id="model" '
+        'language="urn:sedml:language:sbml.level-2.version-3" source="model.xml"/></listOfModels>'
+        f'<listOfSimulations>{_time_course(end=10, points=10)}</listOfSimulations><listOfTasks>{_TASK}</listOfTasks>'
+        f'<listOfDataGenerators>{generators}</listOfDataGenerators><listOfOutputs>'
+        '<plot2D id="p2"><xAxis id="xa" type="linear" name="time (s)"/><yAxis id="ya" type="log10"/><listOfCurves>'
+        '<curve id="c" type="points" xDataReference="dg_t" yDataReference="dg_px"/></listOfCurves></plot2D>'
+        '<plot3D id="p3"><listOfSurfaces><surface id="s" type="surfaceContour" xDataReference="dg_t" '
+        'yDataReference="dg_px" zDataReference="dg_py"/></listOfSurfaces></plot3D></listOfOutputs></sedML>')
+    answer = run_experiment(str(tmp_path), ["v4.sedml"], "dynamic")
+    flat, surface = answer["plots"]["v4.sedml/p2"], answer["plots"]["v4.sedml/p3"]
+    assert (flat["x_label"], flat["curves"][0]["log_x"], flat["curves"][0]["log_y"]) == ("time (s)", False, True)
+    assert surface["kind"] == "3d" and surface["curves"][0]["z"]["id"] == "dg_py"
+    np.testing.assert_allclose(surface["curves"][0]["z"]["values"],
+                               _rr(REPRESSILATOR).simulate(0, 10, 11, ["PY"])[:, 0], rtol=RTOL, atol=1e-9)
+
+
 def test_xml_changes_are_applied_before_loading(tmp_path):
     """ChangeXML replaces KM's element; AddXML adds two parameters, RemoveXML drops one of them again:
     the output reads the one left, and a variable on the removed one names nothing."""

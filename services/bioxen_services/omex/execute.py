@@ -437,7 +437,7 @@ class Experiment:
                 return bool(flag())
             axis_of = getattr(output, f"get{axis}Axis", None)
             found = axis_of() if axis_of is not None else None
-            return bool(found is not None and (found.getType() or "").lower().startswith("log"))
+            return bool(found is not None and (found.getTypeAsString() or "").lower().startswith("log"))
 
         plot = {"id": output.getId(), "name": name, "kind": "2d" if kind == "plot2D" else "3d", "curves": []}
         items = ([output.getCurve(i) for i in range(output.getNumCurves())] if kind == "plot2D"
@@ -451,8 +451,11 @@ class Experiment:
                 entry["z"] = self._axis(item.getZDataReference(), generated)
                 entry["log_z"] = log(item, "Z")
             plot["curves"].append(entry)
-        for axis in ("x", "y"):
+        for axis in ("x", "y", "z") if kind == "plot3D" else ("x", "y"):
+            declared = getattr(output, f"get{axis.upper()}Axis", lambda: None)()
             labels = {c[axis]["label"] for c in plot["curves"]}
-            if len(labels) == 1:
+            if declared is not None and declared.isSetName():  # SED-ML L1V4 axes
+                plot[f"{axis}_label"] = declared.getName()
+            elif len(labels) == 1:
                 plot[f"{axis}_label"] = labels.pop()
         return plot
