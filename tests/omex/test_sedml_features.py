@@ -103,6 +103,32 @@ def test_species_mean_concentrations_unless_they_have_only_substance_units(tmp_p
     assert not np.allclose(concentration, rr.simulate(0, 20, 11, ["mRNA"])[:, 0])
 
 
+def test_derived_model_and_cvode_tolerances(tmp_path):
+    """A model whose source is another model's id takes that model's changes and adds its own; CVODE
+    runs with the tolerances the algorithm gives (KISAO_0000209/0000211), as roadrunner does with them."""
+    params = ('<listOfAlgorithmParameters><algorithmParameter kisaoID="KISAO:0000209" value="1e-3"/>'
+              '<algorithmParameter kisaoID="KISAO:0000211" value="1e-3"/></listOfAlgorithmParameters>')
+    sedml = (
+        '<listOfModels><model id="base" language="urn:sedml:language:sbml" source="model.xml"><listOfChanges>'
+        f'<changeAttribute target="{PARAMETER.format("KM")}/@value" newValue="25"/></listOfChanges></model>'
+        '<model id="derived" language="urn:sedml:language:sbml" source="#base"><listOfChanges>'
+        f'<changeAttribute target="{PARAMETER.format("eff")}/@value" newValue="10"/></listOfChanges></model>'
+        f'</listOfModels><listOfSimulations>{_time_course(end=100, points=20, params=params)}</listOfSimulations>'
+        '<listOfTasks><task id="task" modelReference="derived" simulationReference="sim"/></listOfTasks>'
+        f'<listOfDataGenerators>{_variables("task", {"px": SPECIES.format("PX")})}</listOfDataGenerators>'
+        f'{_report(["px"])}')
+    write_archive(tmp_path, REPRESSILATOR, sedml)
+    answer = run_experiment(str(tmp_path), ["experiment.sedml"], "dynamic")
+    rr = _rr(REPRESSILATOR, KM=25, eff=10)
+    rr.getIntegrator().setValue("relative_tolerance", 1e-3)
+    rr.getIntegrator().setValue("absolute_tolerance", 1e-3)
+    loose = rr.simulate(0, 100, 21, ["PX"])[:, 0]
+    ours = data_set(answer, "experiment.sedml/report", "ds_px")
+    np.testing.assert_allclose(ours, loose, rtol=1e-9, atol=1e-9)
+    tight = _rr(REPRESSILATOR, KM=25, eff=10).simulate(0, 100, 21, ["PX"])[:, 0]
+    assert np.abs(ours - tight).max() > 1e-6 and not answer["warnings"]
+
+
 def test_compute_change_and_data_generator_math(tmp_path):
     """KM := 2 * KM + offset (computed from the model's own KM); a data generator PX + 2 PY and one
     with the aggregate max() over the run."""
@@ -221,6 +247,24 @@ def test_gillespie_seed_and_algorithm_parameters(tmp_path):
                                   rr.simulate(0, 100, 21, ["[protein]"])[:, 0])
     assert any("KISAO_0000999" in w for w in answer["warnings"])
     assert answer["substitutions"][0]["requested"] == "KISAO_0000027" and answer["tasks"][0]["seeds"] == [42]
+
+
+def test_repeated_gillespie_runs_differ_and_their_mean_follows_the_ode(tmp_path):
+    """40 Gillespie runs of the linear gene-expression model as a repeated task: the runs differ (seeded
+    seed, seed + 1, ...) and their mean mRNA count at each time is within 4 standard errors of the ODE
+    solution, which for first-order kinetics is the exact mean."""
+    tasks = (f'{_TASK}<repeatedTask id="runs" range="k" resetModel="true"><listOfRanges>'
+             '<uniformRange id="k" start="1" end="40" numberOfPoints="39" type="linear"/></listOfRanges>'
+             '<listOfSubTasks><subTask order="1" task="task"/></listOfSubTasks></repeatedTask>')
+    sbml = _gene_expression()
+    answer = _experiment(tmp_path, sbml, "", _time_course("KISAO:0000029", end=40, points=8), tasks,
+                         _variables("runs", {"m": SPECIES.format("mRNA")}), _report(["m"]), options={"seed": 11})
+    runs = data_set(answer, "experiment.sedml/report", "ds_m")[:, 0, :]
+    assert runs.shape == (40, 9) and len({tuple(r) for r in runs}) > 30
+    assert answer["tasks"][0]["seeds"] == list(range(11, 51))
+    ode = _rr(sbml).simulate(0, 40, 9, ["[mRNA]"])[:, 0]
+    standard_error = np.maximum(runs.std(axis=0, ddof=1), 0.1) / np.sqrt(len(runs))
+    assert (np.abs(runs.mean(axis=0) - ode) <= 4 * standard_error).all()
 
 
 def test_flux_balance_tasks_match_cobra(tmp_path):

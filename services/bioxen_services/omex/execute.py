@@ -44,8 +44,10 @@ MAX_RUNS = 100_000
 
 def run_experiment(root: str, sedml_paths: list[str], service: str, options: dict | None = None) -> dict:
     """Run the SED-ML files ``sedml_paths`` (relative to ``root``) on ``service`` ("static": COBRApy,
-    "dynamic": libRoadRunner). ``options``: ``seed`` (an int) for stochastic tasks whose algorithm
-    names none. Returns reports, plots, the tasks run, substitutions and warnings (JSON-able)."""
+    "dynamic": libRoadRunner). ``options``: ``seed`` (an int): stochastic runs whose algorithm names
+    no seed (KISAO_0000488) are seeded ``seed``, ``seed + 1``, ... in the order they run (otherwise
+    each draws one; the seeds used are in ``tasks``). Returns reports, plots, the tasks run,
+    substitutions and warnings (JSON-able)."""
     if service not in ("static", "dynamic"):
         raise ValueError(f"unknown service {service!r}")
     answer = {"reports": {}, "plots": {}, "tasks": [], "substitutions": [], "warnings": []}
@@ -139,6 +141,7 @@ class Experiment:
         self.task_entries: dict[str, dict] = {}
         self.values = 0
         self.runs = 0
+        self.stochastic_runs = 0
         #: per task id, the variables (libSEDML objects) whose values it must give
         self.variables: dict[str, list] = {}
 
@@ -269,7 +272,9 @@ class Experiment:
         if spec.algorithm.kind == kisao.SSA and spec.seed is None:
             from .kinetic import draw_seed
 
-            spec.seed = int(self.options["seed"]) if self.options.get("seed") is not None else draw_seed()
+            base = self.options.get("seed")  # run k of the experiment: base + k, so repetitions differ
+            spec.seed = int(base) + self.stochastic_runs if base is not None else draw_seed()
+            self.stochastic_runs += 1
         self.runs += 1
         if self.runs > MAX_RUNS:
             raise LimitExceeded(f"{self.sedml}: the repeated tasks make more than {MAX_RUNS} runs")
