@@ -55,7 +55,8 @@ def relative_difference(ours: np.ndarray, reference: np.ndarray, floor: float = 
 
 SEDML_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <sedML xmlns="http://sed-ml.org/sed-ml/level1/version3" level="1" version="3"
-       xmlns:sbml="http://www.sbml.org/sbml/level2/version4">
+       xmlns:sbml="http://www.sbml.org/sbml/level2/version4"
+       xmlns:fbc="http://www.sbml.org/sbml/level3/version1/fbc/version2">
 """
 
 

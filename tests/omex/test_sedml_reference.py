@@ -24,11 +24,17 @@ import h5py
 import libsedml
 import numpy as np
 import pytest
-
 from bioxen_services.omex.execute import run_experiment
 from bioxen_services.omex.kisao import SSA, choose
-from sedml_support import (OMEX_DIR, expected, extract, reference_archives, relative_difference, series,
-                           service_for)
+from sedml_support import (
+    OMEX_DIR,
+    expected,
+    extract,
+    reference_archives,
+    relative_difference,
+    series,
+    service_for,
+)
 
 ARCHIVES = reference_archives()
 TOLERANCE = 1e-3
@@ -137,7 +143,7 @@ def test_reports_match_the_reference_reports(results, name):
     answer, sedml_files = get(name)
     quantity = REFERENCE_QUANTITY.get(name)
     layouts = {key: _layout(folders[name], key, quantity)
-               for key in (s[2:] if s.startswith("./") else s for s in sedml_files)}
+               for key in (s.removeprefix("./") for s in sedml_files)}
     worst = 0.0
     with h5py.File(OMEX_DIR / name / "reports.h5") as reference:
         for key, report in answer["reports"].items():

@@ -23,8 +23,17 @@ import numpy as np
 from ..errors import InvalidArchive, LimitExceeded, UnsupportedTask
 from . import kisao
 from .mathml import evaluate
-from .plan import ModelKey, simulation_spec
-from .sedml import Models, Target, inside, namespaces, read_document, read_text, resolve_target, sedml_key
+from .plan import simulation_spec
+from .sedml import (
+    Models,
+    Target,
+    inside,
+    namespaces,
+    read_document,
+    read_text,
+    resolve_target,
+    sedml_key,
+)
 
 TIME_SYMBOL = "urn:sedml:symbol:time"
 #: most values all the tasks of one experiment may produce (points x variables, over every run)
@@ -35,8 +44,10 @@ MAX_RUNS = 100_000
 
 def run_experiment(root: str, sedml_paths: list[str], service: str, options: dict | None = None) -> dict:
     """Run the SED-ML files ``sedml_paths`` (relative to ``root``) on ``service`` ("static": COBRApy,
-    "dynamic": libRoadRunner). ``options``: ``seed`` (an int) for stochastic tasks whose algorithm
-    names none. Returns reports, plots, the tasks run, substitutions and warnings (JSON-able)."""
+    "dynamic": libRoadRunner). ``options``: ``seed`` (an int): stochastic runs whose algorithm names
+    no seed (KISAO_0000488) are seeded ``seed``, ``seed + 1``, ... in the order they run (otherwise
+    each draws one; the seeds used are in ``tasks``). Returns reports, plots, the tasks run,
+    substitutions and warnings (JSON-able)."""
     if service not in ("static", "dynamic"):
         raise ValueError(f"unknown service {service!r}")
     answer = {"reports": {}, "plots": {}, "tasks": [], "substitutions": [], "warnings": []}
@@ -130,6 +141,7 @@ class Experiment:
         self.task_entries: dict[str, dict] = {}
         self.values = 0
         self.runs = 0
+        self.stochastic_runs = 0
         #: per task id, the variables (libSEDML objects) whose values it must give
         self.variables: dict[str, list] = {}
 
@@ -260,7 +272,9 @@ class Experiment:
         if spec.algorithm.kind == kisao.SSA and spec.seed is None:
             from .kinetic import draw_seed
 
-            spec.seed = int(self.options["seed"]) if self.options.get("seed") is not None else draw_seed()
+            base = self.options.get("seed")  # run k of the experiment: base + k, so repetitions differ
+            spec.seed = int(base) + self.stochastic_runs if base is not None else draw_seed()
+            self.stochastic_runs += 1
         self.runs += 1
         if self.runs > MAX_RUNS:
             raise LimitExceeded(f"{self.sedml}: the repeated tasks make more than {MAX_RUNS} runs")
@@ -296,6 +310,9 @@ class Experiment:
         kind = range_.getElementName()
         if kind == "uniformRange":
             start, end, steps = range_.getStart(), range_.getEnd(), int(range_.getNumberOfPoints())
+            if not 0 <= steps < MAX_RUNS:
+                raise LimitExceeded(f"{self.sedml}: range {range_.getId()!r} has {steps + 1} values; a repeated "
+                                    f"task may make at most {MAX_RUNS} runs")
             if (range_.getType() or "linear").lower() == "log":
                 if start <= 0 or end <= 0:
                     raise InvalidArchive(f"{self.sedml}: log range {range_.getId()!r} needs positive bounds")
@@ -351,10 +368,10 @@ class Experiment:
             row = {v: [] for v in collected}
             for sub in subtasks:
                 sub_results = self._execute(self.doc.getTask(sub.getTask()), variables)
-                for v in row:
-                    row[v].append(sub_results[v])
-            for v in collected:
-                collected[v].append(row[v])
+                for v, results in row.items():
+                    results.append(sub_results[v])
+            for v, rows in collected.items():
+                rows.append(row[v])
         out = {}
         for v, rows in collected.items():
             flat = _pad([a for row in rows for a in row])
@@ -425,7 +442,7 @@ class Experiment:
                 return bool(flag())
             axis_of = getattr(output, f"get{axis}Axis", None)
             found = axis_of() if axis_of is not None else None
-            return bool(found is not None and (found.getType() or "").lower().startswith("log"))
+            return bool(found is not None and (found.getTypeAsString() or "").lower().startswith("log"))
 
         plot = {"id": output.getId(), "name": name, "kind": "2d" if kind == "plot2D" else "3d", "curves": []}
         items = ([output.getCurve(i) for i in range(output.getNumCurves())] if kind == "plot2D"
@@ -439,8 +456,11 @@ class Experiment:
                 entry["z"] = self._axis(item.getZDataReference(), generated)
                 entry["log_z"] = log(item, "Z")
             plot["curves"].append(entry)
-        for axis in ("x", "y"):
+        for axis in ("x", "y", "z") if kind == "plot3D" else ("x", "y"):
+            declared = getattr(output, f"get{axis.upper()}Axis", lambda: None)()
             labels = {c[axis]["label"] for c in plot["curves"]}
-            if len(labels) == 1:
+            if declared is not None and declared.isSetName():  # SED-ML L1V4 axes
+                plot[f"{axis}_label"] = declared.getName()
+            elif len(labels) == 1:
                 plot[f"{axis}_label"] = labels.pop()
         return plot

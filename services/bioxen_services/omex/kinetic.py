@@ -30,9 +30,11 @@ _SETTINGS = {
     "rk45": {"maximum_time_step", "minimum_time_step"},
     "rk4": set(), "euler": set(), "gillespie": set(),
 }
-#: fixed-step integrators step once per output interval; a smaller step (KISAO_0000483) is taken by
-#: computing this many more points at most per output interval, and keeping the output ones
+#: fixed-step integrators step once per output interval; a smaller step (KISAO_0000483) subdivides
+#: each interval into at most this many steps (RK4: computed as points, of which at most
+#: MAX_COMPUTED_POINTS, keeping the output ones)
 MAX_SUBSTEPS = 10_000
+MAX_COMPUTED_POINTS = 2_000_000
 
 
 class KineticBackend:
@@ -191,6 +193,8 @@ class KineticBackend:
         if step and engine in ("rk4", "euler"):
             interval = (spec.end - spec.start) / spec.points
             substeps = max(1, min(MAX_SUBSTEPS, math.ceil(interval / step - 1e-9)))
+            if engine == "rk4":
+                substeps = max(1, min(substeps, MAX_COMPUTED_POINTS // spec.points))
         if engine == "euler":
             rr.getIntegrator().setValue("subdivision_steps", substeps)
         points = spec.points * (substeps if engine == "rk4" else 1)

@@ -48,26 +48,26 @@ ALGORITHMS = {a.kisao: a for a in (
 
 #: asked-for id -> (the id run instead, why that is acceptable)
 SUBSTITUTES = {
-    "KISAO_0000088": ("KISAO_0000019", "LSODA (stiff/non-stiff switching BDF/Adams) is not in libRoadRunner; "
-                                       "CVODE is the same family of variable-order multistep ODE integrators"),
-    "KISAO_0000560": ("KISAO_0000019", "LSODAR (LSODA with root finding) is not in libRoadRunner; CVODE "
-                                       "integrates the same ODEs and locates events itself"),
+    "KISAO_0000088": ("KISAO_0000019", ("LSODA (stiff/non-stiff switching BDF/Adams) is not in libRoadRunner; "
+                                       "CVODE is the same family of variable-order multistep ODE integrators")),
+    "KISAO_0000560": ("KISAO_0000019", ("LSODAR (LSODA with root finding) is not in libRoadRunner; CVODE "
+                                       "integrates the same ODEs and locates events itself")),
     "KISAO_0000089": ("KISAO_0000019", "LSODI is not in libRoadRunner; CVODE integrates the same ODEs"),
-    "KISAO_0000094": ("KISAO_0000019", "the Livermore solver is not in libRoadRunner; CVODE integrates the "
-                                       "same ODEs"),
-    "KISAO_0000087": ("KISAO_0000086", "Dormand-Prince 4(5) is not in libRoadRunner; Runge-Kutta-Fehlberg 4(5) "
-                                       "is the embedded explicit method of the same order"),
+    "KISAO_0000094": ("KISAO_0000019", ("the Livermore solver is not in libRoadRunner; CVODE integrates the "
+                                       "same ODEs")),
+    "KISAO_0000087": ("KISAO_0000086", ("Dormand-Prince 4(5) is not in libRoadRunner; Runge-Kutta-Fehlberg 4(5) "
+                                       "is the embedded explicit method of the same order")),
     "KISAO_0000433": ("KISAO_0000019", "a CVODE-like method: CVODE itself"),
     "KISAO_0000694": ("KISAO_0000019", "an ODE solver: CVODE"),
-    "KISAO_0000027": ("KISAO_0000029", "the Gibson-Bruck next-reaction method is not in libRoadRunner; "
-                                       "Gillespie's direct method samples the same exact stochastic process"),
+    "KISAO_0000027": ("KISAO_0000029", ("the Gibson-Bruck next-reaction method is not in libRoadRunner; "
+                                       "Gillespie's direct method samples the same exact stochastic process")),
     "KISAO_0000241": ("KISAO_0000029", "a Gillespie-like method: Gillespie's direct method"),
     "KISAO_0000282": ("KISAO_0000569", "KINSOL is not in libRoadRunner; NLEQ2 solves the same steady state"),
     "KISAO_0000568": ("KISAO_0000569", "NLEQ1 is not in libRoadRunner's default set; NLEQ2 is its successor"),
     "KISAO_0000407": ("KISAO_0000569", "steady-state root finding: NLEQ2"),
     "KISAO_0000408": ("KISAO_0000569", "a Newton-type method: NLEQ2 (damped Newton)"),
-    "KISAO_0000554": ("KISAO_0000437", "geometric FBA is not in COBRApy's service methods; plain FBA gives "
-                                       "the same objective value (fluxes may differ within the optimal set)"),
+    "KISAO_0000554": ("KISAO_0000437", ("geometric FBA is not in COBRApy's service methods; plain FBA gives "
+                                       "the same objective value (fluxes may differ within the optimal set)")),
 }
 
 #: SED-ML algorithm parameters we honour: id -> short name used by the engines' code

@@ -10,6 +10,7 @@ number (NaN ignored); ``min``/``max`` with several arguments compare element by 
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -47,8 +48,11 @@ def _fold(function, args):
 def evaluate(node, values: dict, where: str) -> np.ndarray:
     """The value of the libSEDML ASTNode ``node`` (a float array, 0-d for a number). ``where`` names
     the element the math belongs to, for the error message."""
-    with np.errstate(all="ignore"):
-        return np.asarray(_eval(node, values, where), dtype=float)
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(_eval(node, values, where), dtype=float)
+    except RecursionError as exc:
+        raise InvalidArchive(f"{where}: its math is nested too deeply to evaluate") from exc
 
 
 def _eval(node, values: dict, where: str):
@@ -89,7 +93,7 @@ def _function(name: str | None, args: list, where: str):
     if name in _UNARY and len(args) == 1:
         return _UNARY[name](args[0])
     if name in _RELATIONAL and len(args) >= 2:
-        pairs = [_RELATIONAL[name](a, b) for a, b in zip(args, args[1:])]
+        pairs = [_RELATIONAL[name](a, b) for a, b in pairwise(args)]
         return _fold(np.logical_and, pairs).astype(float)
     if name in ("and", "or", "xor") and args:
         truth = [np.asarray(a) != 0 for a in args]

@@ -28,17 +28,27 @@ _VALUE_ATTRIBUTE = {"parameter": "value", "compartment": "size"}
 
 
 class MetabolicBackend:
+    """A set value on a parameter that is a flux bound (fbc's ``lowerFluxBound`` / ``upperFluxBound``)
+    becomes a bound on the cobra model inside ``with model:`` (a scan over an uptake rate parses the
+    model once); any other change is made in the XML, which is read again."""
+
     service = "static"
 
     def __init__(self, files=None):
         self._original: dict[ModelKey, ModelXml] = {}
         self._current: dict[ModelKey, ModelXml] = {}
         self._parsed: dict[str, object] = {}
+        #: per model: flux-bound parameter id -> the (SBML reaction id, "lower" | "upper") it bounds
+        self._bound_uses: dict[ModelKey, dict[str, list[tuple[str, str]]]] = {}
+        #: per model: flux-bound parameters set since the last reset, and whether anything else was
+        self._bounds: dict[ModelKey, dict[str, float]] = {}
+        self._edited: dict[ModelKey, bool] = {}
 
     def load(self, key: ModelKey, xml: ModelXml) -> None:
         if key not in self._original:
             self._original[key] = xml
-            self._current[key] = xml.copy()
+            self._bound_uses[key] = _bound_uses(xml)
+            self.reset(key)
             self._model(key)  # refuse a model cobra cannot read before any task runs
 
     def adapt(self, key: ModelKey, spec: SimulationSpec) -> SimulationSpec:
@@ -49,6 +59,8 @@ class MetabolicBackend:
 
     def reset(self, key: ModelKey) -> None:
         self._current[key] = self._original[key].copy()
+        self._bounds[key] = {}
+        self._edited[key] = False
 
     def set_value(self, key: ModelKey, target: Target, value: float) -> None:
         attribute = target.attribute or _VALUE_ATTRIBUTE.get(target.kind)
@@ -56,7 +68,11 @@ class MetabolicBackend:
             attribute = "initialAmount" if target.amount else "initialConcentration"
         if attribute is None:
             raise UnsupportedTask(target.id, "", f"a set value on a {target.kind} without an attribute")
-        target.element.set(attribute, value_text(value))
+        target.element.set(attribute, value_text(value))  # what get_value reads
+        if target.kind == "parameter" and attribute == "value" and target.id in self._bound_uses[key]:
+            self._bounds[key][target.id] = float(value)
+        else:
+            self._edited[key] = True
 
     def get_value(self, key: ModelKey, target: Target) -> float:
         attribute = target.attribute or _VALUE_ATTRIBUTE.get(target.kind, "value")
@@ -66,7 +82,7 @@ class MetabolicBackend:
         return float(raw)
 
     def _model(self, key: ModelKey):
-        text = self._current[key].text()
+        text = (self._current[key] if self._edited[key] else self._original[key]).text()
         digest = hashlib.sha256(text.encode()).hexdigest()
         model = self._parsed.get(digest)
         if model is None:
@@ -77,6 +93,18 @@ class MetabolicBackend:
             self._parsed[digest] = model
         return model
 
+    def _apply_bounds(self, key: ModelKey, model) -> None:
+        """The flux-bound parameters set since the reset, on ``model`` (inside ``with model:``)."""
+        for parameter, value in self._bounds[key].items():
+            for sbml_id, side in self._bound_uses[key][parameter]:
+                reaction = model.reactions.get_by_id(_cobra_id(model.reactions, sbml_id, "F_REACTION"))
+                lower, upper = reaction.bounds
+                bounds = (value, upper) if side == "lower" else (lower, value)
+                if bounds[0] > bounds[1]:
+                    raise ComputationFailed(f"setting {parameter!r} to {value:g} gives reaction "
+                                            f"{reaction.id!r} a lower bound above its upper bound {bounds}")
+                reaction.bounds = bounds
+
     def run(self, key: ModelKey, spec: SimulationSpec, targets: dict[str, Target | None],
             warnings: list[str]) -> dict[str, np.ndarray]:
         for name in spec.parameters:
@@ -85,6 +113,7 @@ class MetabolicBackend:
         model = self._model(key)
         readers = {var: self._reader(model, spec, var, target) for var, target in targets.items()}
         with model:
+            self._apply_bounds(key, model)
             objective = model.slim_optimize(error_value=float("nan"))
             fluxes = reduced = prices = ranges = None
             if np.isnan(objective):
@@ -117,8 +146,7 @@ class MetabolicBackend:
                               f"{spec.algorithm.name} (targets: objective @value, reaction "
                               f"{', '.join('@' + a for a in allowed) or '-'})")
         container = model.reactions if target.kind == "reaction" else model.metabolites
-        replace = F_REPLACE["F_REACTION" if target.kind == "reaction" else "F_SPECIE"]
-        ident = target.id if container.has_id(target.id) else replace(target.id)
+        ident = _cobra_id(container, target.id, "F_REACTION" if target.kind == "reaction" else "F_SPECIE")
         if not container.has_id(ident):
             raise unsupported(f"the model as COBRApy reads it has no {target.kind} {target.id!r}")
         attribute = target.attribute
@@ -127,3 +155,20 @@ class MetabolicBackend:
             table = tables[attribute]
             return float("nan") if table is None else float(table[ident])
         return read
+
+
+def _cobra_id(container, sbml_id: str, kind: str) -> str:
+    """The id cobra gave an SBML reaction or species (it strips BiGG's ``R_`` / ``M_`` prefixes)."""
+    return sbml_id if container.has_id(sbml_id) else F_REPLACE[kind](sbml_id)
+
+
+def _bound_uses(xml: ModelXml) -> dict[str, list[tuple[str, str]]]:
+    uses: dict[str, list[tuple[str, str]]] = {}
+    for element in xml.root.iter():
+        if not element.tag.endswith("}reaction"):
+            continue
+        for name, value in element.attrib.items():
+            side = {"lowerFluxBound": "lower", "upperFluxBound": "upper"}.get(name.rsplit("}", 1)[-1])
+            if side:
+                uses.setdefault(value, []).append((element.get("id", ""), side))
+    return uses

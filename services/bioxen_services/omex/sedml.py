@@ -39,7 +39,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 def sedml_key(path: str) -> str:
     """A SED-ML file's path as reports are keyed by it: relative, ``/``-separated, no ``./``."""
     key = posixpath.normpath(path.replace("\\", "/"))
-    return key[2:] if key.startswith("./") else key
+    return key.removeprefix("./")
 
 
 def inside(root: str, relative: str, what: str) -> str:
@@ -75,10 +75,17 @@ def read_document(root: str, relative: str) -> libsedml.SedDocument:
     check_xml_text(text, what)
     doc = libsedml.readSedMLFromString(text)
     errors = [doc.getError(i) for i in range(doc.getNumErrors())]
-    fatal = [e.getMessage().strip() for e in errors if e.getSeverity() >= libsedml.LIBSEDML_SEV_ERROR]
+    fatal = [f"line {e.getLine()}: {_last_line(e.getMessage())}" for e in errors
+             if e.getSeverity() >= libsedml.LIBSEDML_SEV_ERROR]
     if fatal:
-        raise InvalidArchive(f"{what} could not be read: " + "; ".join(m[:200] for m in fatal[:3]))
+        raise InvalidArchive(f"{what} could not be read: " + "; ".join(fatal[:3]))
     return doc
+
+
+def _last_line(message: str) -> str:
+    """libSEDML's messages start with the rule's general text; the last line names the problem."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "no message")[:300]
 
 
 def namespaces(*elements) -> dict[str, str]:
@@ -109,7 +116,7 @@ class ModelXml:
         self._prefixes = {prefix: uri for _, (prefix, uri)
                           in ET.iterparse(io.StringIO(text), events=("start-ns",))}
 
-    def copy(self) -> "ModelXml":
+    def copy(self) -> ModelXml:
         clone = ModelXml.__new__(ModelXml)
         clone.root = _deep_copy(self.root)
         clone.where = self.where
@@ -269,8 +276,7 @@ class Models:
             raise UnsupportedTask(model_id, self.sedml, f"model language {model.getLanguage()!r} is not "
                                   "SBML (urn:sedml:language:sbml)")
         source = (model.getSource() or "").strip()
-        if source.startswith("#"):
-            source = source[1:]
+        source = source.removeprefix("#")
         if source and self.doc.getModel(source) is not None and source != model_id:
             xml = self.get(source, (*chain, model_id)).copy()
             self.sources[model_id] = self.sources[source]
