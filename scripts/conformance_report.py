@@ -21,6 +21,8 @@ import suite  # noqa: E402
 from support import ServiceProcess  # noqa: E402
 
 DOC = ROOT / "docs" / "conformance.md"
+#: the section written by hand after the generated ones (tests/omex checks what it states); kept as is
+KEPT_SECTION = "## COMBINE archives (OMEX)"
 
 
 def _limit(reason: str, engine: suite.Outcome) -> str:
@@ -90,7 +92,9 @@ def write_report(cases: list[suite.Case], results: dict, seconds: float, path: P
         "",
     ]
     path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines))
+    kept = path.read_text() if path.exists() else ""
+    kept = kept[kept.index(KEPT_SECTION):] if KEPT_SECTION in kept else ""
+    path.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
 
 
 def run(threads: int = 3) -> tuple[list[suite.Case], dict, float]:

@@ -12,6 +12,7 @@ from .api.jobs import DynamicJobSubmission, JobAnswer, JobList, StaticJobSubmiss
 from .api.operations import ApiBlueprint
 from .errors import ValidationError
 from .jobs import service as jobs
+from .omex import routes as omex_routes
 from .web import json_response
 
 JOB_ERRORS = (400, 401, 404, 413, 415, 422, 499, 500, 503, 504)
@@ -56,8 +57,12 @@ def _model_ref(service: str, req):
 
 
 def submit(plane, sub) -> Response:
-    args = (_static_args if plane.service == "static" else _dynamic_args)(sub.kind, sub.request, plane)
-    job = jobs.current().submit(sub.kind, _model_ref(plane.service, sub.request), *args, chunk_size=sub.chunk_size)
+    if sub.kind == "omex":  # both services; the archive names its models itself
+        ref, args = None, omex_routes.job_args(plane, sub.request)
+    else:
+        args = (_static_args if plane.service == "static" else _dynamic_args)(sub.kind, sub.request, plane)
+        ref = _model_ref(plane.service, sub.request)
+    job = jobs.current().submit(sub.kind, ref, *args, chunk_size=sub.chunk_size)
     return json_response(JobAnswer.dump(job.to_dict()), 202, headers={"Location": job.location})
 
 

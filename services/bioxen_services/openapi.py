@@ -15,11 +15,13 @@ TITLES = {"static": "BioXen static metabolic service (COBRApy)",
           "dynamic": "BioXen dynamic kinetic service (libRoadRunner)"}
 DESCRIPTIONS = {
     "static": "Flux-balance analysis of shipped or inline SBML models: FBA and parsimonious FBA, flux "
-              "variability, gene and reaction deletions, dynamic FBA of a batch culture. Fluxes are in "
-              "mmol/gDW/h, growth rates in 1/h, concentrations in mM, biomass in gDW/L, time in h.",
+              "variability, gene and reaction deletions, dynamic FBA of a batch culture; the flux-balance "
+              "tasks of COMBINE archives (SED-ML). Fluxes are in mmol/gDW/h, growth rates in 1/h, "
+              "concentrations in mM, biomass in gDW/L, time in h.",
     "dynamic": "Deterministic (CVODE) and stochastic (Gillespie) simulation, steady states and parameter "
-               "scans of shipped programs or inline SBML / Antimony, on libRoadRunner. Time is in the "
-               "model's unit; species values are concentrations or amounts as species_values says.",
+               "scans of shipped programs or inline SBML / Antimony, and the SED-ML experiments of COMBINE "
+               "archives, on libRoadRunner. Time is in the model's unit; species values are concentrations "
+               "or amounts as species_values says.",
 }
 TAGS = {"computations": "engine computations (need the token when the service has one)",
         "jobs": "long computations: submitted, split into chunks run by workers, fetched later",
@@ -35,6 +37,25 @@ def _content(model: type[BaseModel], names: dict, example: dict | None = None) -
     return {"application/json": media}
 
 
+def _binary(media_type: str, description: str) -> dict:
+    """An OpenAPI 3.1 binary body: its bytes are the media type's (no JSON schema applies). ``format:
+    binary`` (the OpenAPI 3.0 spelling) too, which generators read as a file."""
+    return {"schema": {"type": "string", "format": "binary", "contentMediaType": media_type,
+                       "description": description}}
+
+
+def _request_content(op: Operation, names: dict) -> dict:
+    content = _content(op.request, names, op.example)
+    if op.upload is not None:
+        upload = op.upload
+        content[upload.media_type] = _binary(upload.media_type, upload.description)
+        content["multipart/form-data"] = {
+            "schema": {"type": "object", "required": [upload.field],
+                       "properties": {upload.field: _binary(upload.media_type, upload.description)["schema"]}},
+            "encoding": {upload.field: {"contentType": upload.media_type}}}
+    return content
+
+
 def _operation(op: Operation, names: dict, secured: bool) -> dict:
     out: dict = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
     if op.description:
@@ -44,9 +65,10 @@ def _operation(op: Operation, names: dict, secured: bool) -> dict:
                               "schema": {"type": "string"}, "example": example}
                              for name, (text, example) in op.parameters.items()]
     if op.request is not None:
-        out["requestBody"] = {"required": True, "content": _content(op.request, names, op.example)}
-    responses = {str(op.status): {"description": "OK" if op.status == 200 else "Accepted",
-                                  "content": _content(op.answer, names)}}
+        out["requestBody"] = {"required": True, "content": _request_content(op, names)}
+    answer = _content(op.answer, names)
+    answer.update({media: _binary(media, text) for media, text in op.media.items()})
+    responses = {str(op.status): {"description": "OK" if op.status == 200 else "Accepted", "content": answer}}
     for status, (text, model) in op.responses.items():
         responses[str(status)] = {"description": text, "content": _content(model, names)}
     for status in op.errors:

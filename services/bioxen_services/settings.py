@@ -78,6 +78,12 @@ class Settings:
     job_heartbeat_seconds: float = 10.0
     #: most items (reactions, deletions, grid points, repetitions) of one job
     max_job_items: int = 1_000_000
+    #: most entries of one COMBINE archive (POST /v1/omex); the archive itself is bounded by max_body_bytes
+    omex_max_entries: int = 1_000
+    #: most bytes of one archive's entries once unpacked, all together
+    omex_max_unpacked_bytes: int = 256 * _MIB
+    #: highest unpacked / packed size ratio of one archive entry (SBML and SED-ML pack 5-20x; zip bombs 1000x)
+    omex_max_ratio: int = 200
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -103,7 +109,8 @@ class Settings:
         for name in ("max_body_bytes", "max_json_depth", "max_time_points", "max_scan_points",
                      "max_knockouts", "max_dfba_points", "model_cache_size", "model_cache_bytes",
                      "queue_per_engine", "engine_memory_bytes", "max_json_containers", "max_result_values",
-                     "job_chunk_attempts", "max_job_items"):
+                     "job_chunk_attempts", "max_job_items", "omex_max_entries", "omex_max_unpacked_bytes",
+                     "omex_max_ratio"):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)}")
         if not self.drain_seconds >= 0:

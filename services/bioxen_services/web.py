@@ -89,9 +89,9 @@ def _check_unicode(value) -> None:
                                   "which is not Unicode text") from exc
 
 
-def read_json(settings: Settings) -> dict:
-    """The request body as a JSON object: gunzipped when ``Content-Encoding: gzip``, bounded in
-    size before and after decompression, NaN/Infinity refused, nesting bounded."""
+def read_body(settings: Settings) -> bytes:
+    """The request body's bytes: gunzipped when ``Content-Encoding: gzip``, bounded in size before and
+    after decompression."""
     raw = request.get_data(cache=False)  # werkzeug answers 413 past MAX_CONTENT_LENGTH
     limit = settings.max_body_bytes
     if len(raw) > limit:
@@ -107,6 +107,33 @@ def read_json(settings: Settings) -> dict:
             raise PayloadTooLarge(f"request body expands past the limit of {limit} bytes after gunzip")
     elif encoding not in ("identity", ""):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+    return raw
+
+
+def read_upload(settings: Settings, media_type: str, field: str) -> bytes:
+    """A file sent as the whole body with ``Content-Type: <media_type>``, or as the multipart/form-data
+    field ``field``; bounded like any body (the form's parts by ``MAX_CONTENT_LENGTH``)."""
+    sent = request.mimetype
+    if sent == "multipart/form-data":
+        part = request.files.get(field)
+        if part is None:
+            raise ValidationError(f"the multipart form has no field {field!r} (the file); fields sent: "
+                                  f"{sorted({*request.files, *request.form})}")
+        data = part.read(settings.max_body_bytes + 1)
+        if len(data) > settings.max_body_bytes:
+            raise PayloadTooLarge(f"field {field!r} exceeds the limit of {settings.max_body_bytes} bytes")
+        return data
+    if sent != media_type:
+        raise UnsupportedMediaType(f"Content-Type {sent or 'none'!r} is not accepted here; send the file with "
+                                   f"Content-Type {media_type}, as the multipart/form-data field {field!r}, or "
+                                   "as JSON")
+    return read_body(settings)
+
+
+def read_json(settings: Settings) -> dict:
+    """The request body as a JSON object: gunzipped when ``Content-Encoding: gzip``, bounded in
+    size before and after decompression, NaN/Infinity refused, nesting bounded."""
+    raw = read_body(settings)
     if not raw.strip():
         return {}
     containers = raw.count(b"{") + raw.count(b"[")  # an upper bound, counted before anything is built

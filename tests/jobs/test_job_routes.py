@@ -81,7 +81,7 @@ def test_an_ensemble_job_answers_what_the_synchronous_ensemble_answers(served):
     ({"kind": "fva", "request": {"model": {"id": "e_coli_core"}, "reactions": ["NOPE"]}}, 400,
      "unknown_reaction", "NOPE"),
     ({"kind": "fva", "request": {"model": {"id": "no_such_model"}}}, 404, "unknown_model", "no_such_model"),
-    ({"kind": "moma", "request": {}}, 400, "invalid_request", "kind must be one of ['dfba', 'fba', 'fva', 'knockouts']"),
+    ({"kind": "moma", "request": {}}, 400, "invalid_request", "kind must be one of ['dfba', 'fba', 'fva', 'knockouts', 'omex']"),
     ({"kind": "fba"}, 400, "invalid_request", "missing required field 'request'"),
 ])
 def test_a_bad_submission_gets_the_synchronous_4xx(served, body, status, code, words):

@@ -451,6 +451,21 @@ def _model_view(service: str, detail: dict) -> View:
     return View(f"{detail['id']} ({detail['format']}): {detail['description']}", ["kind", "id", "value"], rows)
 
 
+def _omex(args) -> int:
+    """``bioxen omex FILE.omex [--out DIR]``: run a COMBINE archive on the service whose tasks it holds;
+    write reports.h5, a CSV per report and a PNG per plot into DIR; print what was written."""
+    with _client(args) as client:
+        result = client.run_omex(args.archive, service=args.service, seed=args.seed)
+    from .omex import array_shape
+
+    written = result.save(args.out)
+    rows = [[key, len(sets), array_shape(sets[0]["values"]) if sets else "-"]
+            for key, sets in ((k, r["data_sets"]) for k, r in result.answer["reports"].items())]
+    text = (result.summary() + f"\nwrote {len(written)} files to {args.out}: "
+            + ", ".join(sorted(str(p.relative_to(args.out)) for p in written)))
+    return _emit(args, result.answer, View("", ["report", "data sets", "shape"], rows, text=text))
+
+
 def _demo(args) -> int:
     from .demo import main as demo_main
 
@@ -774,6 +789,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _model_command(sub, "steady-state", _steady_state, "steady state on the dynamic service: species "
                        "values and reaction rates", plot=False)
     _value_args(p)
+
+    p = _command(sub, "omex", _omex, "run a COMBINE archive's SED-ML experiment (reports.h5, CSVs, plots)",
+                 plot=False)
+    p.add_argument("archive", metavar="FILE.omex")
+    p.add_argument("--out", default=".", metavar="DIR", help="folder for reports.h5, <sedml>/<report>.csv, "
+                   "<sedml>/<plot>.png and answer.json (default: here)")
+    p.add_argument("--service", choices=["static", "dynamic"], default=None,
+                   help="default: static for flux-balance algorithms (KiSAO 0000437 family), else dynamic")
+    p.add_argument("--seed", type=int, default=None, help="seed of stochastic tasks that name none")
 
     _job_commands(sub)
     return parser

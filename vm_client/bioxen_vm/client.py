@@ -52,6 +52,7 @@ from .transport import HTTPTransport, TransportError
 log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD_BYTES = 64 * 1024
+JSON = "application/json"
 TEXT_KINDS = ("sbml", "antimony")
 
 Progress = Callable[[int, int], None]  # (items done, items total)
@@ -192,8 +193,8 @@ class BiologicalComputationClient:
             return []
 
     # -- one request ---------------------------------------------------------------------------------
-    def _encode(self, payload) -> tuple[bytes | None, dict[str, str]]:
-        headers = {"Accept": "application/json"}
+    def _encode(self, payload, accept: str = JSON) -> tuple[bytes | None, dict[str, str]]:
+        headers = {"Accept": accept}
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         if payload is None:
@@ -225,12 +226,13 @@ class BiologicalComputationClient:
         return False
 
     def request(self, service: str, method: str, path: str, payload=None, *,
-                timeout: Timeout | None = None, retries: int | None = None) -> Any:
-        """One call with failover: the decoded JSON answer, or a :class:`BioXenError`."""
+                timeout: Timeout | None = None, retries: int | None = None, accept: str = JSON) -> Any:
+        """One call with failover: the decoded JSON answer, or a :class:`BioXenError`. ``accept``: another
+        answer type the operation offers (its body's bytes are returned; errors are JSON all the same)."""
         pool = self.pools[service]
         timeout = timeout or self.settings.timeout
         retries = self.settings.retries if retries is None else retries
-        body, headers = self._encode(payload)
+        body, headers = self._encode(payload, accept)
         tried: list[str] = []
         last = "no endpoints known"
         resent = False
@@ -262,7 +264,7 @@ class BiologicalComputationClient:
                 last = f"{url}: {exc}"
                 continue
             try:
-                answer = resp.json()
+                answer = resp.json() if accept == JSON or resp.status >= 400 else None
             except ValueError:
                 answer = None
             if resp.status == 503 and _error_code(answer) not in SHARED_503:
@@ -272,6 +274,8 @@ class BiologicalComputationClient:
             pool.mark_ok(url)
             if resp.status >= 400:
                 raise ServiceError.from_response(resp.status, answer, url)
+            if accept != JSON:
+                return resp.body
             if answer is None and resp.body:
                 raise ServiceError(resp.status, "invalid_response", "the service answered with invalid JSON",
                                    endpoint=url)
@@ -554,6 +558,34 @@ class BiologicalComputationClient:
         """One shipped model in detail (``GET /v1/models/{id}``): reaction and gene ids, medium (static);
         species, parameters and reactions (dynamic). 404 ``unknown_model`` for an id it does not ship."""
         return self.request(service, "GET", f"/v1/models/{quote(model_id, safe='')}")
+
+    # -- v1: COMBINE archives --------------------------------------------------------------------------
+    def run_omex(self, path: str | Path, service: str | None = None, *, seed: int | None = None,
+                 files: bool = True, timeout: Timeout | None = None):
+        """Run a COMBINE archive's SED-ML experiment (``POST /v1/omex``) on the service whose tasks it
+        holds (``service``, else chosen from its SED-ML algorithms: :func:`bioxen_vm.omex.service_for`).
+        Returns an :class:`~bioxen_vm.omex.OmexResult`: the JSON answer, ``.reports`` as pandas
+        DataFrames, ``.save(dir)``. With ``files`` (default) the service sends its zip answer (the JSON
+        answer with reports.h5, the CSVs and the PNG plots) in the same request; without, JSON only.
+        The archive travels base64-encoded in JSON (``{"archive": ...}``, gzip past 64 KB), the form a
+        job takes too: ``client.submit("omex", {"archive": ...}, service=...)``."""
+        from . import omex
+
+        data = Path(path).read_bytes()
+        service = service or omex.service_for(data)
+        body = omex.request_body(data, seed)
+        if not files:
+            return omex.OmexResult(service, self.request(service, "POST", "/v1/omex", body, timeout=timeout))
+        answer = self.request(service, "POST", "/v1/omex", body, timeout=timeout, accept=omex.ZIP)
+        return omex.OmexResult.from_zip(service, answer)
+
+    def submit_omex(self, path: str | Path, service: str | None = None, *, seed: int | None = None) -> Job:
+        """A long archive as a job (kind ``omex``, one chunk) on the service whose tasks it holds; its
+        ``result()`` is the JSON answer (``bioxen_vm.omex.OmexResult(service, job.result())``)."""
+        from . import omex
+
+        data = Path(path).read_bytes()
+        return self.submit("omex", omex.request_body(data, seed), service=service or omex.service_for(data))
 
     # -- v1: jobs --------------------------------------------------------------------------------------
     def submit(self, kind: str, request: dict | None = None, *, service: str | None = None,

@@ -39,7 +39,8 @@ class JobTimeout(BioXenError, TimeoutError):
 
 
 def service_of(kind: str, service: str | None = None) -> str:
-    """The service that runs ``kind`` (``service`` given: checked against it)."""
+    """The service that runs ``kind`` (``service`` given: checked against it; ``omex`` runs on both, so
+    it needs one)."""
     if service is not None:
         if service not in KINDS:
             raise ValueError(f"service must be one of {', '.join(SERVICES)}, got {service!r}")
@@ -47,6 +48,9 @@ def service_of(kind: str, service: str | None = None) -> str:
     for name, kinds in KINDS.items():
         if kind in kinds:
             return name
+    if kind == "omex":
+        raise ValueError("an omex job runs on the service whose tasks the archive holds: give service= "
+                         "(client.submit_omex chooses it from the archive)")
     known = ", ".join(f"{k} ({name})" for name, kinds in KINDS.items() for k in kinds)
     raise ValueError(f"unknown job kind {kind!r}; the kinds are {known}")
 

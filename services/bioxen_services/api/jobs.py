@@ -11,14 +11,17 @@ from pydantic import Discriminator, Field, RootModel, Tag, create_model
 from .common import Answer
 from .dynamic import ScanRequest, SimulateRequest, SteadyStateRequest
 from .fields import CHECK, Body, parse, whole
+from .omex import OmexAnswer, OmexRequest
 from .static import DfbaRequest, FbaRequest, FvaRequest, KnockoutsRequest
 
 #: per service: kind -> the synchronous path whose body a job of that kind takes, and its declaration
 KINDS: dict[str, dict[str, tuple[str, type[Body]]]] = {
     "static": {"fba": ("/v1/fba", FbaRequest), "fva": ("/v1/fva", FvaRequest),
-               "knockouts": ("/v1/knockouts", KnockoutsRequest), "dfba": ("/v1/dfba", DfbaRequest)},
+               "knockouts": ("/v1/knockouts", KnockoutsRequest), "dfba": ("/v1/dfba", DfbaRequest),
+               "omex": ("/v1/omex", OmexRequest)},
     "dynamic": {"simulate": ("/v1/simulate", SimulateRequest), "ensemble": ("/v1/simulate", SimulateRequest),
-                "scan": ("/v1/scan", ScanRequest), "steady-state": ("/v1/steady-state", SteadyStateRequest)},
+                "scan": ("/v1/scan", ScanRequest), "steady-state": ("/v1/steady-state", SteadyStateRequest),
+                "omex": ("/v1/omex", OmexRequest)},
 }
 
 
@@ -85,6 +88,6 @@ def results(service: str) -> type[RootModel]:
     """A job's result: the answer of the synchronous endpoint of its kind."""
     from . import dynamic, static
 
-    answers = {"static": (static.FbaAnswer, static.FvaAnswer, static.KnockoutsAnswer, static.DfbaAnswer),
-               "dynamic": (dynamic.SimulateAnswer, dynamic.ScanAnswer, dynamic.SteadyStateAnswer)}[service]
+    answers = {"static": (static.FbaAnswer, static.FvaAnswer, static.KnockoutsAnswer, static.DfbaAnswer, OmexAnswer),
+               "dynamic": (dynamic.SimulateAnswer, dynamic.ScanAnswer, dynamic.SteadyStateAnswer, OmexAnswer)}[service]
     return create_model(f"{service.title()}JobResult", __base__=RootModel[Union[answers]])  # noqa: UP007

@@ -1,4 +1,4 @@
-"""The dynamic service's job kinds (see :mod:`..jobs.kinds`): simulate, ensemble, scan, steady-state.
+"""The dynamic service's job kinds (see :mod:`..jobs.kinds`): simulate, ensemble, scan, steady-state, omex.
 
 Each kind takes the arguments of the synchronous engine function its endpoint calls:
 
@@ -10,6 +10,8 @@ simulate       ``spec`` (:func:`.engine.simulate`); with ``repetitions``     one
 ensemble       ``spec`` with ``repetitions``                                repetition ranges
 scan           ``spec, grid, output`` (:func:`.engine.scan`)                 grid points
 steady-state   ``spec`` (:func:`.engine.steady_state`)                       one chunk
+omex           ``archive, limits, service, options`` (no model: the         one chunk
+               archive holds it; :func:`..omex.routes.run_archive`)
 =============  ===========================================================  =================
 
 The seed is drawn once at submission when the request gives none; run ``i`` of an ensemble is seeded
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..jobs.kinds import Kind, Plan, one_chunk
+from ..omex.routes import JOB_KIND as OMEX
 from . import engine
 from .engine import SimSpec
 
@@ -105,4 +108,5 @@ KINDS = (
     Kind("ensemble", plan_ensemble, part_simulate, merge_simulate, default_chunk=25),
     Kind("scan", plan_scan, part_scan, merge_scan, default_chunk=100),
     Kind("steady-state", plan_steady_state, *one_chunk(engine.steady_state)),
+    OMEX,
 )

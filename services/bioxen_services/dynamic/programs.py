@@ -90,9 +90,10 @@ def unsupported_features(sbml: str) -> None:
 
 
 class Program:
-    """A compiled program: a deterministic (CVODE) RoadRunner, and a stochastic (Gillespie) one made
-    on first use. They are kept apart because libRoadRunner 2.10's steady-state solver returns the
-    unsolved initial state on an instance that has once run the Gillespie integrator.
+    """A compiled program: a deterministic (CVODE) RoadRunner, and one per other integrator (Gillespie,
+    and the fixed- or adaptive-step Runge-Kutta and Euler ones SED-ML tasks may ask for) made on first
+    use. They are kept apart because libRoadRunner 2.10's steady-state solver returns the unsolved
+    initial state on an instance that has once run the Gillespie integrator.
 
     :meth:`restore` brings an instance back to the state of a freshly loaded engine. ``resetAll()``
     does that (about 0.01 ms), except that it keeps delayed events still pending from an earlier run.
@@ -104,7 +105,8 @@ class Program:
     def __init__(self, rr: roadrunner.RoadRunner, sbml: str, initial_state: bytes | None = None):
         self.rr = rr
         self._sbml = sbml
-        self._stochastic: roadrunner.RoadRunner | None = None
+        #: instances for integrators other than CVODE, by integrator name
+        self._others: dict[str, roadrunner.RoadRunner] = {}
         #: the state right after loading, per instance (models with delayed events only)
         self._states: dict[int, bytes] = {}
         if initial_state is not None:
@@ -119,13 +121,14 @@ class Program:
     def instance(self, integrator: str) -> roadrunner.RoadRunner:
         if integrator == "cvode":
             return self.rr
-        if self._stochastic is None:
-            stochastic = roadrunner.RoadRunner(self._sbml)
-            stochastic.setIntegrator("gillespie")
+        other = self._others.get(integrator)
+        if other is None:
+            other = roadrunner.RoadRunner(self._sbml)
+            other.setIntegrator(integrator)
             if self._states:
-                self._states[id(stochastic)] = stochastic.saveStateS()
-            self._stochastic = stochastic
-        return self._stochastic
+                self._states[id(other)] = other.saveStateS()
+            self._others[integrator] = other
+        return other
 
     def restore(self, rr: roadrunner.RoadRunner) -> None:
         """``rr`` as freshly loaded: initial values, time 0, no pending events."""

@@ -22,6 +22,7 @@ from ..api.operations import ApiBlueprint
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded
 from ..modelref import ModelRef
+from ..omex.routes import add_omex_route
 from . import engine
 from .comp import inline_external_models
 from .engine import SimSpec
@@ -110,6 +111,7 @@ def describe_program(program, detail: bool) -> dict:
 
 add_catalog_routes(bp, _describe, describe_program, listing=KineticProgramList, detail=KineticProgramDetail,
                    kind="kinetic program", example="gene_expression")
+add_omex_route(bp, "dynamic")
 
 
 @bp.operation("post", "/v1/simulate", request=SimulateRequest, answer=SimulateAnswer,

@@ -162,7 +162,7 @@ class ChunkRunner:
     def _compute(self, kind: str, fn, ref: ModelRef, args: tuple, job_id: str):
         deadline = time.monotonic() + self.settings.job_chunk_timeout_seconds
         gone = self._watch(job_id)
-        if ref.kind != "sha256":
+        if ref is None or ref.kind != "sha256":
             return self.supervisor.run(kind, fn, ref, args, deadline=deadline, gone=gone)
         try:  # an engine that compiled the model before needs only its name
             return self.supervisor.run(kind, fn, ref, args, deadline=deadline, gone=gone)

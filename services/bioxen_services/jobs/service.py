@@ -35,13 +35,14 @@ class JobService:
             self._jobs = JobStore.connect(self.ctx.settings, self.ctx.service)
         return self._jobs
 
-    def submit(self, kind: str, model: ModelRef, *args, chunk_size: int | None = None) -> Job:
+    def submit(self, kind: str, model: ModelRef | None, *args, chunk_size: int | None = None) -> Job:
         """Check, split and queue a job of ``kind`` on ``model``; ``args`` are the arguments of the
-        kind's synchronous engine function after the model. ``chunk_size``: items per chunk (default:
-        sized to take ``job_chunk_seconds``)."""
+        kind's synchronous engine function after the model (``model`` None: a kind whose arguments
+        carry their models, an archive's; its functions get the engine's model store instead).
+        ``chunk_size``: items per chunk (default: sized to take ``job_chunk_seconds``)."""
         store = self.store
         job_kind = kinds.kind(self.ctx.service, kind)
-        if model.kind == "sha256" and not store.has_model(model.value):
+        if model is not None and model.kind == "sha256" and not store.has_model(model.value):
             raise ModelNotCached(f"no model with sha256 {model.value} was sent with an earlier job; a job "
                                  "needs the model text (inline) once, later jobs may name it by sha256")
         plan = self._plan(job_kind, model, args)
@@ -57,7 +58,7 @@ class JobService:
         metrics.JOBS_SUBMITTED.labels(self.ctx.service, kind).inc()
         return job
 
-    def _plan(self, job_kind: kinds.Kind, model: ModelRef, args: tuple) -> kinds.Plan:
+    def _plan(self, job_kind: kinds.Kind, model: ModelRef | None, args: tuple) -> kinds.Plan:
         if has_request_context():  # under the request's deadline, counted like its computations
             return self.ctx.compute("job_plan", job_kind.plan, model, *args)
         deadline = time.monotonic() + self.ctx.settings.request_timeout_seconds

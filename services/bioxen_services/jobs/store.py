@@ -171,15 +171,16 @@ class JobStore:
     def model_key(self, sha256: str) -> str:
         return f"{PREFIX}model:{sha256}"
 
-    def create(self, kind: str, ref: ModelRef, args: tuple, context: dict, chunks: list[list] | None) -> Job:
+    def create(self, kind: str, ref: ModelRef | None, args: tuple, context: dict, chunks: list[list] | None) -> Job:
         """Record a job and queue its chunks, in one transaction (``chunks``: each chunk's items, or
-        None for a one-chunk job). An inline model goes into the store once, named by its sha256."""
+        None for a one-chunk job). An inline model goes into the store once, named by its sha256
+        (``ref`` None: the job's arguments carry their models)."""
         job_id = new_job_id()
         now = time.time()
         total = 1 if chunks is None else len(chunks)
         keep = int(ACTIVE_TTL_SECONDS)
         ttl = self.result_ttl
-        sha256 = ref.cache_key  # None for a shipped model's id
+        sha256 = getattr(ref, "cache_key", None)  # None for a shipped model's id, or no model
         with self.reachable(), self.redis.pipeline() as pipe:
             if sha256 is not None:  # the text once; chunks name it by its sha256
                 if ref.kind != "sha256":

@@ -1,4 +1,4 @@
-"""The static service's job kinds (see :mod:`..jobs.kinds`): fba, fva, knockouts, dfba.
+"""The static service's job kinds (see :mod:`..jobs.kinds`): fba, fva, knockouts, dfba, omex.
 
 Each kind takes the arguments of the synchronous engine function its endpoint calls:
 
@@ -10,6 +10,8 @@ fva         ``changes, reactions, fraction, loopless`` (run_fva)       reactions
 knockouts   ``changes, deletions, every`` (``every`` lists keys of     deletion sets
             :data:`.engine.EVERY_DELETION`: "genes", "gene_pairs" ...)
 dfba        ``problem`` (:func:`.dfba.run_dfba`)                       one chunk
+omex        ``archive, limits, service, options`` (no model: the      one chunk
+            archive holds it; :func:`..omex.routes.run_archive`)
 ==========  ========================================================  =====================
 
 Chunks of an FVA start at multiples of :data:`.variability.BLOCK` and every deletion starts from the
@@ -19,6 +21,7 @@ wild type's basis (:mod:`.lp_start`), so the merged answer is the synchronous on
 from __future__ import annotations
 
 from ..jobs.kinds import Kind, Plan, one_chunk
+from ..omex.routes import JOB_KIND as OMEX
 from . import engine
 from .dfba import DfbaProblem, check_problem, growth_reaction, run_dfba
 from .engine import Changes, Deletion
@@ -95,4 +98,5 @@ KINDS = (
     Kind("fva", plan_fva, part_fva, merge_fva),
     Kind("knockouts", plan_knockouts, part_knockouts, merge_knockouts, default_chunk=500),
     Kind("dfba", plan_dfba, *one_chunk(run_dfba)),
+    OMEX,
 )

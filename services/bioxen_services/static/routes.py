@@ -19,6 +19,7 @@ from ..api.static import (
 from ..catalog import add_catalog_routes
 from ..errors import LimitExceeded, ValidationError
 from ..modelref import ModelRef
+from ..omex.routes import add_omex_route
 from . import engine
 from .engine import Changes, Deletion
 
@@ -77,6 +78,7 @@ def _describe(plane, model_id: str) -> dict:
 
 add_catalog_routes(bp, _describe, engine.describe_model, listing=MetabolicModelList, detail=MetabolicModelDetail,
                    kind="metabolic model", example="e_coli_core")
+add_omex_route(bp, "static")
 
 
 @bp.operation("post", "/v1/fba", request=FbaRequest, answer=FbaAnswer, summary="FBA or parsimonious FBA",
