@@ -106,7 +106,7 @@ def _client(args):
 
 def _progress(args, label: str):
     if args.json or args.no_progress:
-        return None, lambda: None
+        return False, lambda: None  # None would be the client's own bar
     from .jobs import progress_bar
 
     return progress_bar(label, "item")
