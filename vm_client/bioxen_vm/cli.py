@@ -131,46 +131,17 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-def _plt():
+def _plot(args, result) -> None:
+    """``--plot FILE``: draw the result (:mod:`bioxen_vm.plots`); a result that cannot be drawn raises
+    its PlotError (a ValueError: the reason printed, exit 2)."""
+    if not getattr(args, "plot", None):
+        return
+    from .plots import save_plot
+
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'bioxen-vm[plot]'") from None
-    return plt
-
-
-def plot_series(path: str, x: list, series: dict[str, list], xlabel: str, ylabel: str, title: str) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, values in series.items():
-        ax.plot(x, [float("nan") if v is None else v for v in values], label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if len(series) <= 15:
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_bars(path: str, values: dict[str, float], title: str, ranges: dict[str, tuple] | None = None) -> None:
-    plt = _plt()
-    names = list(values)
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.25 * len(names) + 1)))
-    if ranges:
-        lows = [ranges[n][0] for n in names]
-        ax.barh(names, [ranges[n][1] - ranges[n][0] for n in names], left=lows)
-    else:
-        ax.barh(names, [values[n] for n in names])
-    ax.set_xlabel("flux (mmol/gDW/h)")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        save_plot(result, args.plot, top=getattr(args, "top", None))
+    except ImportError as exc:
+        raise SystemExit(f"--plot: {exc}") from None
 
 
 def _emit(args, result: dict, text: str) -> int:
@@ -206,9 +177,7 @@ def _fba(args) -> int:
                             knockout_genes=_list(args.knockout_genes),
                             knockout_reactions=_list(args.knockout_reactions),
                             method="pfba" if args.pfba else "fba")
-    shown = _top_fluxes(result["fluxes"], args.top)
-    if args.plot and shown:
-        plot_bars(args.plot, shown, f"{result['method']} fluxes, {result['model']['id']}")
+    _plot(args, result)
     return _emit(args, result, _fba_text(result, args))
 
 
@@ -227,10 +196,7 @@ def _fva(args) -> int:
                                 loopless=args.loopless, chunk_size=args.chunk_size, progress=progress)
         finally:
             done()
-    ranges = result["ranges"]
-    if args.plot and ranges:
-        plot_bars(args.plot, {k: v["maximum"] for k, v in ranges.items()}, "flux variability",
-                  {k: (v["minimum"], v["maximum"]) for k, v in ranges.items()})
+    _plot(args, result)
     return _emit(args, result, _fva_text(result, args))
 
 
@@ -249,6 +215,7 @@ def _knockouts(args) -> int:
                                       chunk_size=args.chunk_size, progress=progress)
         finally:
             done()
+    _plot(args, result)
     return _emit(args, result, _knockouts_text(result, args))
 
 
@@ -266,9 +233,7 @@ def _simulate(args) -> int:
                                  selections=_list(args.select), parameters=_number_map(args.param, "--param"),
                                  initial_conditions=_number_map(args.initial, "--initial"),
                                  integrator=args.integrator, seed=args.seed)
-    if args.plot:
-        plot_series(args.plot, result["time"], result["trajectories"], "time", "concentration",
-                    f"{result['model']['id']}")
+    _plot(args, result)
     return _emit(args, result, _simulate_text(result, args))
 
 
@@ -296,10 +261,7 @@ def _scan(args) -> int:
                                  selections=_list(args.select), chunk_size=args.chunk_size, progress=progress)
         finally:
             done()
-    if args.plot and len(result["parameters"]) == 1:
-        xs = [p[0] for p in result["points"]]
-        plot_series(args.plot, xs, result["final"], result["parameters"][0], f"value at t={result['time_end']}",
-                    "scan")
+    _plot(args, result)
     return _emit(args, result, _scan_text(result, args))
 
 
@@ -321,9 +283,7 @@ def _dfba(args) -> int:
         result = client.dfba(_model(args.model), biomass=args.biomass,
                              concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
                              uptake=uptake or None, end=args.end, points=args.points)
-    if args.plot:
-        plot_series(args.plot, result["time"], {"biomass": result["biomass"], **result["concentrations"]},
-                    "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
+    _plot(args, result)
     return _emit(args, result, _dfba_text(result, args))
 
 
@@ -538,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loopless", action="store_true")
     p.add_argument("--chunk-size", type=int, default=25)
 
-    p = _command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)", plot=False)
+    p = _command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)")
     p.add_argument("--model", default="e_coli_core")
     p.add_argument("--genes", default=None, metavar="G1,G2|all")
     p.add_argument("--reactions", default=None, metavar="R1,R2|all")

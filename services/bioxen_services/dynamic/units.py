@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 #: SI prefixes by the power of ten a unit's ``scale`` gives
 PREFIXES = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", -2: "c", -1: "d", 0: "", 3: "k", 6: "M"}
 SYMBOLS = {"mole": "mol", "litre": "L", "liter": "L", "second": "s", "gram": "g", "metre": "m", "meter": "m",
-           "kilogram": "kg", "ampere": "A", "kelvin": "K", "candela": "cd", "item": "item", "dimensionless": "1"}
+           "kilogram": "kg", "ampere": "A", "kelvin": "K", "candela": "cd", "item": "item", "dimensionless": "dimensionless"}
 #: seconds multiplied into a named time unit
 TIMES = {60.0: "min", 3600.0: "h", 86400.0: "day"}
 #: SBML Level 2's built-in units, and what they are when no unit definition redefines them
@@ -65,7 +65,7 @@ def format_units(units: tuple[Unit, ...] | None) -> str | None:
         return None
     units = tuple(u for u in units if u.kind != "dimensionless" or u.multiplier * 10 ** u.scale != 1)
     if not units:
-        return "1"
+        return "dimensionless"
     molar = {u.kind: u for u in units}
     if (len(units) == 2 and molar.get("mole") and molar.get("litre") and molar["mole"].exponent == 1
             and molar["litre"].exponent == -1 and molar["litre"].scale == 0 and molar["litre"].multiplier == 1
@@ -147,7 +147,8 @@ class _Resolver:
 
 def model_units(sbml: str) -> ModelUnits:
     """The units an SBML document declares for its time, species, parameters, compartments and reactions."""
-    model = libsbml.readSBMLFromString(sbml).getModel()
+    document = libsbml.readSBMLFromString(sbml)  # held: the model is freed with its document
+    model = document.getModel()
     if model is None:
         return ModelUnits()
     resolve = _Resolver(model)
