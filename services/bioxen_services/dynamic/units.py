@@ -85,36 +85,31 @@ def _invert(units: tuple[Unit, ...]) -> tuple[Unit, ...]:
 
 @dataclass
 class ModelUnits:
-    """What each id of a model is measured in (None: not declared). Built by :func:`model_units`."""
+    """What each id of a model is measured in, as unit strings (None: not declared). Built once by
+    :func:`model_units`; :meth:`describe` is then only dictionary look-ups (it runs per request)."""
 
-    time: tuple[Unit, ...] | None = None
-    #: per species: its substance unit and its compartment's size unit
-    substance: dict[str, tuple[Unit, ...] | None] = field(default_factory=dict)
-    size: dict[str, tuple[Unit, ...] | None] = field(default_factory=dict)
+    time: str | None = None
+    #: per species: the unit of its concentration and of its amount
+    concentration: dict[str, str | None] = field(default_factory=dict)
+    amount: dict[str, str | None] = field(default_factory=dict)
     #: parameters, compartments and reactions: their unit
     other: dict[str, str | None] = field(default_factory=dict)
-
-    def concentration(self, species: str) -> str | None:
-        substance, size = self.substance.get(species), self.size.get(species)
-        if substance is None or size is None:
-            return None
-        return format_units(substance + _invert(size))
 
     def unit(self, name: str, amounts: bool) -> str | None:
         """The unit of a selection: ``[S]`` a concentration, a bare species id its amount or
         concentration as ``amounts`` says, any other id its declared unit."""
-        if len(name) > 2 and name[0] == "[" and name[-1] == "]" and name[1:-1] in self.substance:
-            return self.concentration(name[1:-1])
-        if name in self.substance:
-            return format_units(self.substance[name]) if amounts else self.concentration(name)
+        if name in self.amount:
+            return self.amount[name] if amounts else self.concentration[name]
+        if len(name) > 2 and name[0] == "[" and name[-1] == "]":
+            return self.concentration.get(name[1:-1])
         if name == "time":
-            return format_units(self.time)
+            return self.time
         return self.other.get(name)
 
     def describe(self, names, species_values: str) -> dict:
         """The ``units`` field of an answer about ``names``."""
         amounts = species_values == "amounts"
-        return {"time": format_units(self.time), "quantity": "amount" if amounts else "concentration",
+        return {"time": self.time, "quantity": "amount" if amounts else "concentration",
                 "values": {n: self.unit(n, amounts) for n in names}}
 
 
@@ -154,7 +149,7 @@ def model_units(sbml: str) -> ModelUnits:
     resolve = _Resolver(model)
     time = resolve.default(model, "time")
     sizes = {}
-    out = ModelUnits(time=time)
+    out = ModelUnits(time=format_units(time))
     for compartment in model.getListOfCompartments():
         dims = int(compartment.getSpatialDimensionsAsDouble()) if compartment.isSetSpatialDimensions() else 3
         unit = (resolve(compartment.getUnits()) if compartment.isSetUnits()
@@ -163,9 +158,11 @@ def model_units(sbml: str) -> ModelUnits:
         out.other[compartment.getId()] = format_units(unit)
     model_substance = resolve.default(model, "substance")
     for species in model.getListOfSpecies():
-        out.substance[species.getId()] = (resolve(species.getSubstanceUnits()) if species.isSetSubstanceUnits()
-                                          else model_substance)
-        out.size[species.getId()] = sizes.get(species.getCompartment())
+        substance = resolve(species.getSubstanceUnits()) if species.isSetSubstanceUnits() else model_substance
+        size = sizes.get(species.getCompartment())
+        out.amount[species.getId()] = format_units(substance)
+        out.concentration[species.getId()] = (None if substance is None or size is None
+                                              else format_units(substance + _invert(size)))
     for parameter in model.getListOfParameters():
         out.other[parameter.getId()] = format_units(resolve(parameter.getUnits())) if parameter.isSetUnits() else None
     extent = resolve.default(model, "extent")
