@@ -5,6 +5,8 @@ says so, exiting non-zero, when a result cannot be drawn."""
 
 from __future__ import annotations
 
+import sys
+
 import libsbml
 import numpy as np
 import pytest
@@ -169,3 +171,13 @@ def test_cli_plot_that_cannot_be_made_exits_non_zero(dynamic_url, static_url, tm
     knock = tmp_path / "knock.png"
     assert main(["knockouts", "--static-url", static_url, "--genes", "b0008,b0114", "--plot", str(knock)]) == 0
     assert knock.read_bytes()[:8] == PNG
+
+
+def test_without_matplotlib_the_plot_says_how_to_install_it(client, tmp_path, monkeypatch):
+    result = client.fba("e_coli_core")
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import matplotlib.figure now fails
+    with pytest.raises(ImportError, match=r"pip install 'bioxen-vm\[plot\]'"):
+        result.plot(tmp_path / "fba.png")
+    import bioxen_vm
+
+    assert bioxen_vm.PlotError is PlotError and bioxen_vm.FbaResult is type(result)
