@@ -69,10 +69,6 @@ class Result(dict):
 
         return plot(self, path_or_ax)
 
-    def __repr__(self) -> str:
-        keys = ", ".join(list(self)[:6]) + (", ..." if len(self) > 6 else "")
-        return f"<{type(self).__name__} {self.model_id or ''} status={self.status!r} keys: {keys}>"
-
 
 def _series(values: dict, name: str):
     pd = pandas()
