@@ -98,8 +98,9 @@ def draw_trajectory(ax, result: Trajectory) -> None:
                             color=line.get_color(), alpha=0.25, linewidth=0, label=f"{labels[name]} ±sd")
         what = f"ensemble of {result.get('repetitions')} {result.get('integrator', '')} runs"
     else:
+        steps = "steps-post" if result.get("integrator") == "gillespie" else "default"  # counts jump
         for name in names:
-            ax.plot(time, _num(result["trajectories"][name]), label=labels[name])
+            ax.plot(time, _num(result["trajectories"][name]), label=labels[name], drawstyle=steps)
         what = f"{result.get('integrator', 'cvode')} run"
     ax.set_xlabel(_time_label(result))
     ax.set_ylabel(ylabel)
