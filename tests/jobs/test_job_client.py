@@ -16,6 +16,7 @@ from bioxen_vm import (
     JobTimeout,
     ServiceError,
 )
+from bioxen_vm.results import FbaResult, FvaResult
 from jobs_support import WorkerProcess
 from support import BIN, MODELS, ServiceProcess, wait_for
 
@@ -73,6 +74,7 @@ def test_an_fva_job_is_watched_to_the_end_and_gives_the_synchronous_answer(clien
     assert [d for d, _ in seen] == sorted({d for d, _ in seen})  # monotone, each count reported once
     assert final["progress"] == {"done": total, "total": total} and final["created"] <= final["started"] <= final["finished"]
     answer = job.result()
+    assert isinstance(answer, FvaResult) and list(answer.to_frame().index) == body["reactions"]
     assert answer == _sync_fva(client, body)  # every float, to the last bit
     chunked = client.fva("e_coli_core", body["reactions"], fraction_of_optimum=0.9,
                          bounds={"EX_glc__D_e": (-8.0, 1000.0)}, chunk_size=1000)
@@ -87,6 +89,7 @@ def test_keyword_fields_a_model_by_name_and_reattaching_from_another_client(clie
         again = other.job(job.id, "static")
         assert again.status()["status"] == "succeeded" and again.kind == "fba"
         assert again.result() == job.result() == client.fba("e_coli_core", bounds={"EX_glc__D_e": (-8, 1000)})
+        assert isinstance(again.result(), FbaResult)  # the typed result of its kind
         assert job.id in [j["id"] for j in other.jobs("static")]
     with pytest.raises(ClientRequestError) as unknown:
         client.job("no-such-job", "static")

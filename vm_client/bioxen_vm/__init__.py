@@ -1,7 +1,8 @@
 """BioXen lightweight biological VMs: they hold no engine and ask the centralized services.
 
 Public API: :func:`create_bio_vm`, :class:`BiologicalComputationClient` (and its :class:`Job`),
-:class:`BiologicalComputationHypervisor`, :func:`get_chassis_config`.
+:class:`BiologicalComputationHypervisor`, :func:`get_chassis_config`; the typed results the client
+returns (:mod:`.results`: ``FbaResult``, ``Trajectory`` ...) and their plots (:mod:`.plots`).
 Nothing here imports cobra or tellurium; the package installs and runs without them.
 
 Names are imported lazily (PEP 562), so ``import bioxen_vm`` and the ``bioxen`` command stay quick.
@@ -26,6 +27,9 @@ _EXPORTS = {
     "BIOLOGICAL_TYPES": "vm", "VM_TYPES": "vm", "BasicBiologicalVM": "vm", "EnhancedBiologicalVM": "vm",
     "LightweightBiologicalVM": "vm", "VMStateError": "vm", "create_bio_vm": "vm", "get_chassis_config": "vm",
     "run_service_based_computation_demo": "demo",
+    "FbaResult": "results", "FvaResult": "results", "KnockoutResult": "results", "Trajectory": "results",
+    "ScanResult": "results", "SteadyStateResult": "results", "DfbaResult": "results",
+    "PlotError": "plots", "save_plot": "plots",
 }
 
 __all__ = sorted(_EXPORTS)

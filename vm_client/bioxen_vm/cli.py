@@ -118,7 +118,7 @@ def _progress(args, label: str):
     from .jobs import interactive, progress_bar
 
     if args.format != "table" or args.no_progress or not interactive():
-        return None, lambda: None
+        return False, lambda: None  # None would be the client's own bar
 
     return progress_bar(label, "item")
 
@@ -170,46 +170,17 @@ def write_csv(out, view: View) -> None:
     writer.writerows([["" if v is None else v for v in row] for row in view.rows])
 
 
-def _plt():
+def _plot(args, result) -> None:
+    """``--plot FILE``: draw the result (:mod:`bioxen_vm.plots`); a result that cannot be drawn raises
+    its PlotError (a ValueError: the reason printed, exit 2)."""
+    if not getattr(args, "plot", None):
+        return
+    from .plots import save_plot
+
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'bioxen-vm[plot]'") from None
-    return plt
-
-
-def plot_series(path: str, x: list, series: dict[str, list], xlabel: str, ylabel: str, title: str) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, values in series.items():
-        ax.plot(x, [float("nan") if v is None else v for v in values], label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if len(series) <= 15:
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_bars(path: str, values: dict[str, float], title: str, ranges: dict[str, tuple] | None = None) -> None:
-    plt = _plt()
-    names = list(values)
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.25 * len(names) + 1)))
-    if ranges:
-        lows = [ranges[n][0] for n in names]
-        ax.barh(names, [ranges[n][1] - ranges[n][0] for n in names], left=lows)
-    else:
-        ax.barh(names, [values[n] for n in names])
-    ax.set_xlabel("flux (mmol/gDW/h)")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        save_plot(result, args.plot, top=getattr(args, "top", None))
+    except ImportError as exc:
+        raise SystemExit(f"--plot: {exc}") from None
 
 
 def _emit(args, result: dict, view: View | None) -> int:
@@ -256,8 +227,7 @@ def _fba(args) -> int:
     with _client(args) as client:
         result = client.fba(_model(args.model), method="pfba" if args.pfba else "fba", **_changes(args))
     shown = _top_fluxes(result["fluxes"], args.top)
-    if args.plot and shown:
-        plot_bars(args.plot, shown, f"{result['method']} fluxes, {result['model']['id']}")
+    _plot(args, result)
     return _emit(args, result, _fba_view(result, args))
 
 
@@ -278,9 +248,7 @@ def _fva(args) -> int:
         finally:
             done()
     ranges = result["ranges"]
-    if args.plot and ranges:
-        plot_bars(args.plot, {k: v["maximum"] for k, v in ranges.items()}, "flux variability",
-                  {k: (v["minimum"], v["maximum"]) for k, v in ranges.items()})
+    _plot(args, result)
     return _emit(args, result, _fva_view(result, args))
 
 
@@ -300,6 +268,7 @@ def _knockouts(args) -> int:
                                       **_changes(args, knockouts=False))
         finally:
             done()
+    _plot(args, result)
     return _emit(args, result, _knockouts_view(result, args))
 
 
@@ -322,9 +291,7 @@ def _simulate(args) -> int:
         result = client.simulate(_model(args.model), start=args.start, end=args.end, points=args.points,
                                  selections=_list(args.select), integrator=args.integrator, seed=args.seed,
                                  **_values(args))
-    if args.plot:
-        plot_series(args.plot, result["time"], result["trajectories"], "time", "concentration",
-                    f"{result['model']['id']}")
+    _plot(args, result)
     return _emit(args, result, _simulate_view(result, args))
 
 
@@ -353,10 +320,7 @@ def _scan(args) -> int:
                                  **_values(args))
         finally:
             done()
-    if args.plot and len(result["parameters"]) == 1:
-        xs = [p[0] for p in result["points"]]
-        plot_series(args.plot, xs, result["final"], result["parameters"][0], f"value at t={result['time_end']}",
-                    "scan")
+    _plot(args, result)
     return _emit(args, result, _scan_view(result, args))
 
 
@@ -379,9 +343,7 @@ def _dfba(args) -> int:
                              concentrations=_number_map(args.conc, "--conc") or {"EX_glc__D_e": 10.0},
                              uptake=uptake or None, start=args.start, end=args.end, points=args.points,
                              **_changes(args, medium=False, knockouts=False))
-    if args.plot:
-        plot_series(args.plot, result["time"], {"biomass": result["biomass"], **result["concentrations"]},
-                    "time (h)", "gDW/L (biomass), mM", "dynamic FBA")
+    _plot(args, result)
     return _emit(args, result, _dfba_view(result, args))
 
 
@@ -756,8 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loopless", action="store_true")
     _chunk_args(p, FVA_CHUNK, "reactions")
 
-    p = _model_command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)",
-                       plot=False)
+    p = _model_command(sub, "knockouts", _knockouts, "single-deletion growth (chunked over all endpoints)")
     _change_args(p, knockouts=False)
     p.add_argument("--genes", default=None, metavar="G1,G2|all")
     p.add_argument("--reactions", default=None, metavar="R1,R2|all")

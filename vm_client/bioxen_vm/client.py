@@ -45,7 +45,9 @@ from bioxen_common import modeltext
 from . import discovery, metrics
 from .errors import (BioXenError, ClientRequestError, ComputationLost, EndpointNotFound, ServiceError,
                      ServiceTimeout, ServiceUnavailable)
-from .jobs import Job, service_of
+from .jobs import Job, reporter, service_of
+from .results import (DfbaResult, FbaResult, FvaResult, KnockoutResult, ScanResult, SteadyStateResult, Trajectory,
+                      typed)
 from .settings import FVA_CHUNK, KNOCKOUT_CHUNK, SCAN_CHUNK, ClientSettings, Timeout
 from .transport import HTTPTransport, TransportError
 
@@ -55,7 +57,9 @@ GZIP_THRESHOLD_BYTES = 64 * 1024
 JSON = "application/json"
 TEXT_KINDS = ("sbml", "antimony")
 
-Progress = Callable[[int, int], None]  # (items done, items total)
+#: a fan-out's ``progress``: a callable ``(items done, items total)``; None: a tqdm bar when interactive
+#: (stderr a terminal, not in a pod); False: nothing
+Progress = Callable[[int, int], None] | bool | None
 #: 503 codes that every replica would answer alike (no job store configured or reachable): raised at
 #: once, the replica stays in rotation for everything else
 SHARED_503 = ("jobs_unavailable",)
@@ -310,9 +314,10 @@ class BiologicalComputationClient:
             return self._executor
 
     def fan_out(self, service: str, path: str, bodies: list[dict], sizes: list[int],
-                progress: Progress | None = None) -> list[dict]:
+                progress: Callable[[int, int], None] | None = None) -> list[dict]:
         """POST each body concurrently; answers in the order of ``bodies``. ``sizes`` counts the items
-        of each chunk for ``progress``. The first error cancels what has not started and is raised."""
+        of each chunk for ``progress`` (a callable, or None / False: nothing). The first error cancels
+        what has not started and is raised."""
         if len(bodies) == 1:
             answers = [self.post(service, path, bodies[0])]
             if progress:
@@ -404,23 +409,24 @@ class BiologicalComputationClient:
         return body
 
     def fba(self, model="e_coli_core", *, objective=None, bounds=None, medium=None, knockout_genes=None,
-            knockout_reactions=None, fluxes: Sequence[str] | None = None, method: str = "fba") -> dict:
+            knockout_reactions=None, fluxes: Sequence[str] | None = None, method: str = "fba") -> FbaResult:
         """Flux-balance analysis (``method="pfba"`` for parsimonious FBA): status, objective_value, fluxes."""
         body = {"model": model_spec(model), "method": method,
                 **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
         if fluxes is not None:
             body["fluxes"] = list(fluxes)
-        return self.post("static", "/v1/fba", body)
+        return FbaResult(self.post("static", "/v1/fba", body))
 
-    def pfba(self, model="e_coli_core", **kwargs) -> dict:
+    def pfba(self, model="e_coli_core", **kwargs) -> FbaResult:
         return self.fba(model, method="pfba", **kwargs)
 
     def fva(self, model="e_coli_core", reactions: Sequence[str] | None = None, *,
             fraction_of_optimum: float = 1.0, loopless: bool = False, objective=None, bounds=None,
             medium=None, knockout_genes=None, knockout_reactions=None, chunk_size: int = FVA_CHUNK,
-            progress: Progress | None = None) -> dict:
+            progress: Progress = None) -> FvaResult:
         """Flux variability: ``ranges`` {reaction: {minimum, maximum}} in request order. A reaction list
-        longer than ``chunk_size`` is split and fanned out over every endpoint."""
+        longer than ``chunk_size`` is split and fanned out over every endpoint (``progress``: see
+        :data:`Progress`)."""
         base = {"model": model_spec(model), "fraction_of_optimum": fraction_of_optimum, "loopless": loopless,
                 **self._changes(objective, bounds, medium, knockout_genes, knockout_reactions)}
         if reactions is None:
@@ -428,9 +434,9 @@ class BiologicalComputationClient:
             if reactions is None:  # inline model: its ids live only in its text; the service splits it
                 return self._whole_model("fva", base, progress)
         chunks = _chunks(list(reactions), chunk_size)
-        answers = self.fan_out("static", "/v1/fva", [{**base, "reactions": c} for c in chunks],
-                               [len(c) for c in chunks], progress)
-        merged = dict(answers[0])
+        answers = self._fan_out_reported("fva", "reaction", [{**base, "reactions": c} for c in chunks],
+                                         [len(c) for c in chunks], progress)
+        merged = FvaResult(answers[0])
         merged["ranges"] = {rid: a["ranges"][rid] for c, a in zip(chunks, answers) for rid in c
                             if rid in a.get("ranges", {})}
         merged["chunks"] = len(chunks)
@@ -439,7 +445,7 @@ class BiologicalComputationClient:
     def knockouts(self, model="e_coli_core", genes: Sequence[str] | str | None = None,
                   reactions: Sequence[str] | str | None = None, sets: Sequence[dict] | None = None, *,
                   objective=None, bounds=None, medium=None, chunk_size: int = KNOCKOUT_CHUNK,
-                  progress: Progress | None = None) -> dict:
+                  progress: Progress = None) -> KnockoutResult:
         """Growth after each deletion: ``results`` in the order genes, reactions, sets (as the service).
         ``"all"`` deletes every gene / reaction one at a time: split into chunks like a list for a shipped
         model (its ids come from ``GET /v1/models/<id>``), one request for an inline one."""
@@ -460,13 +466,24 @@ class BiologicalComputationClient:
                 sizes.append(len(chunk))
         if not bodies:
             raise ValueError("knockouts needs genes, reactions or sets")
-        answers = self.fan_out("static", "/v1/knockouts", bodies, sizes, progress)
-        merged = dict(answers[0])
+        answers = self._fan_out_reported("knockouts", "deletion", bodies, sizes, progress)
+        merged = KnockoutResult(answers[0])
         merged["results"] = [r for a in answers for r in a["results"]]
         merged["chunks"] = len(bodies)
         return merged
 
-    def _whole_model(self, kind: str, body: dict, progress: Progress | None) -> dict:
+    def _fan_out_reported(self, kind: str, unit: str, bodies: list[dict], sizes: list[int],
+                          progress: Progress) -> list[dict]:
+        """:meth:`fan_out` of ``kind``'s endpoint with the ``progress`` the caller asked for (a bar by
+        default when interactive), closed however it ends."""
+        report, close = reporter(progress, kind, unit)
+        service = "static" if kind in ("fva", "knockouts") else "dynamic"
+        try:
+            return self.fan_out(service, f"/v1/{kind}", bodies, sizes, report)
+        finally:
+            close()
+
+    def _whole_model(self, kind: str, body: dict, progress: Progress):
         """A whole-model batch the client cannot split (an inline model's ids are in its text): a job,
         which the service splits over every worker and which survives this connection; one synchronous
         request where the service has no job store (503 ``jobs_unavailable``)."""
@@ -476,8 +493,8 @@ class BiologicalComputationClient:
             if exc.code != "jobs_unavailable":
                 raise
             log.info("%s of a whole inline model in one request: %s", kind, exc.message)
-            return self.fan_out("static", f"/v1/{kind}", [body], [1], progress)[0]
-        job.wait(progress=progress if progress is not None else False)
+            return typed(kind, self._fan_out_reported(kind, "request", [body], [1], progress)[0])
+        job.wait(progress=progress)
         return job.result()
 
     def _shipped_ids(self, model, field: str) -> list[str] | None:
@@ -492,13 +509,13 @@ class BiologicalComputationClient:
         return self._ids[key]
 
     def dfba(self, model="e_coli_core", *, biomass: float, concentrations: dict[str, float],
-             uptake: dict[str, dict] | None = None, end: float, points: int = 101, **extra) -> dict:
+             uptake: dict[str, dict] | None = None, end: float, points: int = 101, **extra) -> DfbaResult:
         """Dynamic FBA (batch culture): POST /v1/dfba on the static service."""
         body = {"model": model_spec(model), "biomass": biomass, "concentrations": dict(concentrations),
                 "end": end, "points": points, **extra}
         if uptake:
             body["uptake"] = uptake
-        return self.post("static", "/v1/dfba", body)
+        return DfbaResult(self.post("static", "/v1/dfba", body))
 
     # -- v1: dynamic service -------------------------------------------------------------------------
     @staticmethod
@@ -513,24 +530,36 @@ class BiologicalComputationClient:
 
     def simulate(self, model="gene_expression", *, start: float = 0.0, end: float = 10.0, points: int = 100,
                  selections=None, parameters=None, initial_conditions=None, integrator=None,
-                 seed=None) -> dict:
-        """Time course: ``time`` and ``trajectories`` {id: [values]}."""
+                 seed=None, repetitions: int | None = None, species_values: str | None = None) -> Trajectory:
+        """Time course: ``time``, ``trajectories`` {id: [values]} and ``units``. With ``repetitions``,
+        an ensemble: ``mean`` and ``sd`` per point. ``species_values``: what a bare species id means
+        (``"concentrations"`` or ``"amounts"``); default: amounts for the Gillespie integrator (it
+        counts molecules), the service's default (concentrations) otherwise."""
         body = {"model": model_spec(model),
                 **self._sim(start, end, points, selections, parameters, initial_conditions, integrator, seed)}
-        return self.post("dynamic", "/v1/simulate", body)
+        if repetitions is not None:
+            body["repetitions"] = repetitions
+        if species_values is None and integrator == "gillespie":
+            species_values = "amounts"
+        if species_values is not None:
+            body["species_values"] = species_values
+        return Trajectory(self.post("dynamic", "/v1/simulate", body))
 
-    def steady_state(self, model="gene_expression", *, parameters=None, initial_conditions=None) -> dict:
+    def steady_state(self, model="gene_expression", *, parameters=None, initial_conditions=None,
+                     species_values: str | None = None) -> SteadyStateResult:
         body: dict = {"model": model_spec(model)}
+        if species_values is not None:
+            body["species_values"] = species_values
         if parameters:
             body["parameters"] = parameters
         if initial_conditions:
             body["initial_conditions"] = initial_conditions
-        return self.post("dynamic", "/v1/steady-state", body)
+        return SteadyStateResult(self.post("dynamic", "/v1/steady-state", body))
 
     def scan(self, model="gene_expression", grid: dict[str, Sequence[float]] | None = None, *,
              start: float = 0.0, end: float = 10.0, points: int = 100, selections=None, parameters=None,
              initial_conditions=None, output: str = "final", chunk_size: int = SCAN_CHUNK,
-             progress: Progress | None = None) -> dict:
+             progress: Progress = None) -> ScanResult:
         """Parameter scan over the cartesian product of ``grid`` (first parameter varies slowest).
         Grids larger than ``chunk_size`` points are split along one parameter, fanned out, merged in order."""
         if not grid:
@@ -540,8 +569,8 @@ class BiologicalComputationClient:
                 **self._sim(start, end, points, selections, parameters, initial_conditions, None, None)}
         grids = split_grid(grid, chunk_size)
         sizes = [math.prod(len(v) for v in g.values()) for g in grids]
-        answers = self.fan_out("dynamic", "/v1/scan", [{**base, "grid": g} for g in grids], sizes, progress)
-        merged = dict(answers[0])
+        answers = self._fan_out_reported("scan", "point", [{**base, "grid": g} for g in grids], sizes, progress)
+        merged = ScanResult(answers[0])
         merged["points"] = [p for a in answers for p in a["points"]]
         if output == "trajectories":
             merged["trajectories"] = [t for a in answers for t in a["trajectories"]]

@@ -10,11 +10,13 @@ job submitted elsewhere (another process, the CLI).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Callable
 
 from .errors import BioXenError, ComputationLost
+from .results import typed
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import BiologicalComputationClient
@@ -92,13 +94,13 @@ class Job:
              progress: Callable[[int, int], None] | bool | None = None) -> dict:
         """Poll until the job ends; its last status (whatever the end: check ``["status"]``, or call
         :meth:`result`, which raises a failed job's error). ``progress``: a ``progress(done, total)``
-        callback called whenever the count changes; None: a tqdm bar on stderr when it is a terminal;
-        False: nothing. Raises :class:`JobTimeout` after ``timeout`` seconds (the job goes on).
+        callback called whenever the count changes; None: a tqdm bar when interactive (see
+        :func:`reporter`); False: nothing. Raises :class:`JobTimeout` after ``timeout`` seconds (the job goes on).
         A status request lost on the way is asked again (it changes nothing)."""
         if poll <= 0:
             raise ValueError(f"poll must be positive, got {poll}")
         deadline = None if timeout is None else time.monotonic() + timeout
-        report, close = _reporter(progress, f"{self.service} {self.kind or 'job'}")
+        report, close = reporter(progress, f"{self.service} {self.kind or 'job'}", "chunk")
         last = None
         try:
             while True:
@@ -121,9 +123,13 @@ class Job:
             close()
 
     def result(self) -> dict:
-        """The answer the synchronous endpoint gives. A job not ended raises
-        :class:`~bioxen_vm.errors.ClientRequestError` ``job_not_finished`` (409); a failed job its error."""
-        return self.client.request(self.service, "GET", self.path + "/result")
+        """The answer the synchronous endpoint gives, as the typed result of the job's kind
+        (:mod:`bioxen_vm.results`). A job not ended raises :class:`~bioxen_vm.errors.ClientRequestError`
+        ``job_not_finished`` (409); a failed job its error."""
+        answer = self.client.request(self.service, "GET", self.path + "/result")
+        if self.kind is None:  # reattached without a status yet
+            self.status()
+        return typed(self.kind, answer)
 
     def cancel(self) -> dict:
         """Cancel the job (its queued chunks are dropped at once); its status. An ended job stays as it is."""
@@ -131,13 +137,15 @@ class Job:
         return self.info
 
 
-def _reporter(progress, label: str) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """``(report(done, total), close())`` for :meth:`Job.wait`'s ``progress`` argument."""
+def reporter(progress, label: str, unit: str) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """``(report(done, total), close())`` for a ``progress`` argument of the client: a callable is
+    called as is; False gives nothing; None a tqdm bar on stderr when interactive (stderr a terminal,
+    not in a Kubernetes pod), else nothing."""
     if callable(progress):
         return progress, lambda: None
     if progress is False or not interactive():
         return None, lambda: None
-    return progress_bar(label, "chunk")
+    return progress_bar(label, unit)
 
 
 def progress_bar(label: str, unit: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -155,11 +163,14 @@ def progress_bar(label: str, unit: str) -> tuple[Callable[[int, int], None], Cal
 
 
 def interactive() -> bool:
-    """Whether stderr is a terminal (someone watches a progress bar there)."""
+    """stderr is a terminal (someone watches a progress bar there) and this is not a pod (whose log
+    would fill with bars)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return False
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced or closed stderr
         return False
 
 
-__all__ = ["ENDED", "KINDS", "Job", "JobTimeout", "progress_bar", "service_of"]
+__all__ = ["ENDED", "KINDS", "Job", "JobTimeout", "progress_bar", "reporter", "service_of"]

@@ -108,6 +108,22 @@ class Phase1KineticRequest(Phase1Request):
 Series = list[float | None]
 
 
+class Units(Answer):
+    """What an answer's numbers are measured in, from the model's SBML unit definitions; null where the
+    model declares nothing to go on (SBML Level 3 without model units, most Antimony programs)."""
+
+    time: str | None = Field(description="the model's time unit (s, min, h ...)")
+    quantity: Literal["concentration", "amount"] = Field(description="what a bare species id's values are "
+                                                                     "(species_values); [S] is always a "
+                                                                     "concentration")
+    values: dict[str, str | None] = Field(description="unit by id (selection, species, reaction or scanned "
+                                                      "parameter): mM, nmol, item, 1/min ...")
+
+
+def units_field():
+    return Field(None, description="units of the answer's values, from the model")
+
+
 class SimulateAnswer(Answer):
     status: str
     time: Series
@@ -119,6 +135,7 @@ class SimulateAnswer(Answer):
     species_values: SpeciesValues
     seed: int | None = Field(None, description="the seed used (stochastic runs)")
     repetitions: int | None = None
+    units: Units | None = units_field()
     model: ModelInfo
 
 
@@ -127,6 +144,7 @@ class SteadyStateAnswer(Answer):
     species_values: SpeciesValues
     steady_state: dict[str, float | None] = Field(description="species values at the steady state")
     reaction_rates: dict[str, float | None] = Field(description="reaction rates at the steady state")
+    units: Units | None = units_field()
     model: ModelInfo
 
 
@@ -142,6 +160,7 @@ class ScanAnswer(Answer):
     time: Series | None = Field(None, description="output trajectories: the time points")
     trajectories: list[dict[str, Series]] | None = Field(None, description="output trajectories: one per grid "
                                                                            "point, values by selection")
+    units: Units | None = units_field()
     model: ModelInfo
 
 

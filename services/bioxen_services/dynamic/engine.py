@@ -4,7 +4,8 @@ Each function starts with :func:`prepare`, which picks the program's instance fo
 brings it back to the state of a freshly loaded engine (:meth:`~.programs.Program.restore`), so nothing
 one request set or ran is seen by the next. Trajectories are keyed by the selections as sent: ``[S]`` is
 the concentration of species S, a bare ``S`` its concentration or amount (``species_values``),
-other ids parameters, compartments and reaction rates. Results are plain dicts, lists and arrays.
+other ids parameters, compartments and reaction rates. Results are plain dicts, lists and arrays; each
+says in ``units`` what its numbers are measured in (:mod:`.units`, read once per compiled model).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def simulate(program: Program, spec: SimSpec) -> dict:
     data = _simulate(program, rr, spec, selections)
     result = {"time": _column(data[:, 0]),
               "trajectories": {n: _column(data[:, i + 1]) for i, n in enumerate(names)},
-              "integrator": spec.integrator, "species_values": spec.species_values, "status": "success"}
+              "integrator": spec.integrator, "species_values": spec.species_values, "status": "success",
+              "units": program.units.describe(names, spec.species_values)}
     if seed is not None:
         result["seed"] = seed
     return result
@@ -210,7 +212,8 @@ def _ensemble(program: Program, spec: SimSpec, names: list[str], selections: lis
     check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
     seed = draw_seed(spec)
     time_column, runs = ensemble_runs(program, spec, selections, seed, 0, spec.repetitions)
-    return ensemble_summary(spec, seed, names, time_column, runs)
+    units = program.units.describe(names, spec.species_values)
+    return ensemble_summary(spec, seed, names, time_column, runs, units)
 
 
 def ensemble_runs(program: Program, spec: SimSpec, selections: list[str], seed: int, first: int,
@@ -228,15 +231,15 @@ def ensemble_runs(program: Program, spec: SimSpec, selections: list[str], seed: 
 
 
 def ensemble_summary(spec: SimSpec, seed: int, names: list[str], time_column: np.ndarray,
-                     runs: np.ndarray) -> dict:
-    """The ensemble's answer from all its runs (repetitions x points x names)."""
+                     runs: np.ndarray, units: dict | None) -> dict:
+    """The ensemble's answer from all its runs (repetitions x points x names); ``units`` its field."""
     mean = runs.mean(axis=0)
     sd = runs.std(axis=0, ddof=1) if spec.repetitions > 1 else np.zeros_like(mean)
     result = {"time": _column(time_column), "integrator": spec.integrator, "seed": seed,
               "repetitions": spec.repetitions, "species_values": spec.species_values,
               "mean": {n: _column(mean[:, k]) for k, n in enumerate(names)},
               "sd": {n: _column(sd[:, k]) for k, n in enumerate(names)},
-              "status": "success"}
+              "status": "success", "units": units}
     if spec.return_runs:
         result["runs"] = [{n: _column(run[:, k]) for k, n in enumerate(names)} for run in runs]
     return result
@@ -261,7 +264,9 @@ def steady_state(program: Program, spec: SimSpec) -> dict:
     values = (rr.model.getFloatingSpeciesAmounts() if spec.species_values == "amounts"
               else rr.model.getFloatingSpeciesConcentrations())
     rates = rr.model.getReactionRates()
+    names = [*species_ids(rr), *rr.model.getReactionIds()]
     return {"status": "success", "species_values": spec.species_values,
+            "units": program.units.describe(names, spec.species_values),
             "steady_state": dict(zip(species_ids(rr), _column(values))),
             "reaction_rates": dict(zip(rr.model.getReactionIds(), _column(rates)))}
 
@@ -272,7 +277,14 @@ def scan(program: Program, spec: SimSpec, grid: dict[str, list[float]], output: 
     keys = list(grid)
     points = [list(p) for p in itertools.product(*(grid[k] for k in keys))]
     seed = draw_seed(spec)
-    return scan_result(spec, keys, seed, output, [scan_points(program, spec, keys, points, output, seed)])
+    return scan_result(spec, keys, seed, output, [scan_points(program, spec, keys, points, output, seed)],
+                       scan_units(program, spec, keys))
+
+
+def scan_units(program: Program, spec: SimSpec, keys: list[str]) -> dict:
+    """The ``units`` of a scan's answer: its selections' and the scanned parameters'."""
+    names, _ = resolve_selections(program.instance(spec.integrator), spec)
+    return program.units.describe([*names, *keys], spec.species_values)
 
 
 def check_grid(rr, grid: dict[str, list[float]]) -> None:
@@ -308,10 +320,11 @@ def scan_points(program: Program, spec: SimSpec, keys: list[str], points: list[l
     return {"points": points, "final": finals}
 
 
-def scan_result(spec: SimSpec, keys: list[str], seed: int | None, output: str, parts: list[dict]) -> dict:
+def scan_result(spec: SimSpec, keys: list[str], seed: int | None, output: str, parts: list[dict],
+                units: dict | None) -> dict:
     """A scan's answer from its parts (:func:`scan_points`), in the order of the grid's points."""
     result = {"status": "success", "parameters": keys, "points": [p for part in parts for p in part["points"]],
-              "species_values": spec.species_values}
+              "species_values": spec.species_values, "units": units}
     if seed is not None:
         result["seed"] = seed
     if output == "trajectories":

@@ -40,7 +40,9 @@ def plan_simulate(program, spec: SimSpec) -> Plan:
     if spec.repetitions is None:
         return Plan()
     engine.check_ensemble(spec.repetitions, spec.points, len(names), spec.return_runs)
-    return Plan(items=list(range(spec.repetitions)), context={"seed": seed, "names": names, "selections": selections})
+    return Plan(items=list(range(spec.repetitions)), context={
+        "seed": seed, "names": names, "selections": selections,
+        "units": program.units.describe(names, spec.species_values)})
 
 
 def plan_ensemble(program, spec: SimSpec) -> Plan:
@@ -62,7 +64,7 @@ def plan_scan(program, spec: SimSpec, grid: dict[str, list[float]], output: str)
         engine.prepare(program, spec, seed)
     finally:
         spec.parameters = base
-    return Plan(items=points, context={"keys": keys, "seed": seed})
+    return Plan(items=points, context={"keys": keys, "seed": seed, "units": engine.scan_units(program, spec, keys)})
 
 
 def plan_steady_state(program, spec: SimSpec) -> Plan:
@@ -86,7 +88,8 @@ def merge_simulate(args: tuple, context: dict, parts: list[dict]) -> dict:
     if "seed" not in context:  # one run, one chunk
         return parts[0]
     runs = np.concatenate([part["runs"] for part in parts])
-    answer = engine.ensemble_summary(args[0], context["seed"], context["names"], parts[0]["time"], runs)
+    answer = engine.ensemble_summary(args[0], context["seed"], context["names"], parts[0]["time"], runs,
+                                     context.get("units"))
     answer["model"] = parts[0]["model"]
     return answer
 
@@ -98,7 +101,7 @@ def part_scan(args: tuple, context: dict, items: list[list[float]]):
 
 def merge_scan(args: tuple, context: dict, parts: list[dict]) -> dict:
     spec, _, output = args
-    answer = engine.scan_result(spec, context["keys"], context["seed"], output, parts)
+    answer = engine.scan_result(spec, context["keys"], context["seed"], output, parts, context.get("units"))
     answer["model"] = parts[0]["model"]
     return answer
 

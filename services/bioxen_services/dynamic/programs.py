@@ -22,6 +22,7 @@ from ..errors import InvalidModel, UnsupportedFeature
 from ..store import ModelStore, check_xml_text
 from .algebraic import rewrite_algebraic_rules
 from .comp import flatten
+from .units import model_units
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class Program:
                                    for name in ("absolute_tolerance", "relative_tolerance")}
         #: ids that assignment rules define: never settable by a request
         self.rule_defined = frozenset(rr.getAssignmentRuleIds())
+        #: what the model's values are measured in (its SBML units), for the answers' ``units``
+        self.units = model_units(sbml)
 
     def instance(self, integrator: str) -> roadrunner.RoadRunner:
         if integrator == "cvode":
