@@ -24,8 +24,8 @@ $(DEMO_STAMP): common/pyproject.toml services/pyproject.toml vm_client/pyproject
 	touch $(DEMO_STAMP)
 
 $(STAMP): $(DEMO_STAMP) requirements-dev.txt
-	@echo "== installing the test and benchmark tools (requirements-dev.txt) and requests =="
-	$(PY) -m pip install --progress-bar on -e 'vm_client[plot,requests]' -r requirements-dev.txt
+	@echo "== installing the test and benchmark tools (requirements-dev.txt), requests and pandas =="
+	$(PY) -m pip install --progress-bar on -e 'vm_client[plot,requests,pandas]' -r requirements-dev.txt
 	touch $(STAMP)
 
 tools:

@@ -36,4 +36,4 @@ def test_demo_installs_the_services_and_vm_without_the_test_tools_and_says_so(tm
 def test_install_adds_the_test_tools_and_requests_on_top_of_the_demo(tmp_path):
     installs = pip_lines(dry_run("install", tmp_path))
     assert any("'services[static,dynamic]'" in line for line in installs)
-    assert any("-r requirements-dev.txt" in line and "'vm_client[plot,requests]'" in line for line in installs)
+    assert any("-r requirements-dev.txt" in line and "'vm_client[plot,requests,pandas]'" in line for line in installs)
