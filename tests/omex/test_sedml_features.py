@@ -179,6 +179,7 @@ def test_repeated_task_scan_with_set_values_matches_roadrunner_point_by_point(tm
         expected = _rr(REPRESSILATOR, KM=km, eff=km / 2).simulate(0, 60, 31, ["PX"])[:, 0]
         np.testing.assert_allclose(px[i, 0], expected, rtol=RTOL, atol=1e-9)
     assert not np.allclose(px[0, 0], px[-1, 0])
+    assert answer["warnings"] == [] and [t["runs"] for t in answer["tasks"]] == [4]
 
 
 def test_nested_repeated_tasks_vector_and_functional_ranges_and_continuing_state(tmp_path):

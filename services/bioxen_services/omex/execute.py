@@ -168,6 +168,7 @@ class Experiment:
                            if variable.isSetSymbol() else
                            InvalidArchive(f"{self.sedml}: {where} has neither a target nor a symbol"))
                 self.variables.setdefault(task.getId(), []).append(variable)
+        self.reached: set[str] = set()
         for task_id in self.variables:
             self._check_task(self.doc.getTask(task_id), ())
         for i in range(self.doc.getNumOutputs()):
@@ -176,7 +177,7 @@ class Experiment:
                     raise InvalidArchive(f"{self.sedml}: output {self.doc.getOutput(i).getId()!r} names data "
                                          f"generator {generator_id!r}, which the document does not define")
         for i in range(self.doc.getNumTasks()):
-            if self.doc.getTask(i).getId() not in self.variables:
+            if self.doc.getTask(i).getId() not in self.reached:
                 self.warnings.append(f"{self.sedml}: task {self.doc.getTask(i).getId()!r} contributes to no "
                                      "output; not run")
 
@@ -184,6 +185,7 @@ class Experiment:
         if task.getId() in chain:
             raise InvalidArchive(f"{self.sedml}: repeated tasks contain each other: "
                                  + " -> ".join([*chain, task.getId()]))
+        self.reached.add(task.getId())
         kind = task.getElementName()
         if kind == "task":
             if task.getId() not in self.specs:
