@@ -397,6 +397,7 @@ def test_tasks_that_cannot_run_are_refused_by_name(tmp_path, service, model, sim
     ("https://www.ebi.ac.uk/biomodels/model/download/BIOMD0000000012", "URL or URN"),
     ("urn:miriam:biomodels.db:BIOMD0000000012", "URL or URN"),
     ("../outside.xml", "outside the archive"),
+    ("/etc/hostname", "outside the archive"),
     ("missing.xml", "not a file in the archive"),
 ])
 def test_model_sources_outside_the_archive_are_refused(tmp_path, source, words):
