@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import antimony
 import cobra
+import libsedml
 import numpy as np
 import pytest
 import roadrunner
@@ -419,3 +420,32 @@ def test_data_generator_naming_an_unknown_variable_is_refused(tmp_path):
                  '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>py</ci></math></dataGenerator>')
     with pytest.raises(InvalidArchive, match="names 'py'"):
         _experiment(tmp_path, REPRESSILATOR, "", _time_course(), _TASK, generator, _report(["px"]))
+
+
+@pytest.mark.parametrize("formula,expected", [
+    ("x + 2 * y - 1", lambda x, y: x + 2 * y - 1),
+    ("-x / y ^ 2", lambda x, y: -x / y**2),
+    ("piecewise(x, gt(x, 2), y, lt(x, 2), 0)", lambda x, y: np.where(x > 2, x, np.where(x < 2, y, 0.0))),
+    ("log(10, x) + ln(y) + exp(x) + abs(-y)", lambda x, y: np.log10(x) + np.log(y) + np.exp(x) + np.abs(y)),
+    ("root(3, x) + floor(y / 3) + ceiling(x / 4)", lambda x, y: np.cbrt(x) + np.floor(y / 3) + np.ceil(x / 4)),
+    ("and(geq(x, 2), leq(y, 25))", lambda x, y: ((x >= 2) & (y <= 25)).astype(float)),
+    ("max(x, y / 10)", lambda x, y: np.fmax(x, y / 10)),
+    ("sum(x) + mean(y)", lambda x, y: np.full_like(x, x.sum() + y.mean())),
+    ("min(y) * product(x)", lambda x, y: np.full_like(x, y.min() * x.prod())),
+    ("sin(pi * x) + cos(exponentiale)", lambda x, y: np.sin(np.pi * x) + np.cos(np.e)),
+])
+def test_math_is_evaluated_element_wise(formula, expected):
+    from bioxen_services.omex.mathml import evaluate
+
+    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 5.0])
+    ast = libsedml.parseL3Formula(formula)
+    assert ast is not None, libsedml.getLastParseL3Error()
+    np.testing.assert_allclose(np.broadcast_to(evaluate(ast, {"x": x, "y": y}, "test"), x.shape),
+                               expected(x, y), rtol=1e-12)
+
+
+def test_math_naming_an_unknown_function_is_refused():
+    from bioxen_services.omex.mathml import evaluate
+
+    with pytest.raises(InvalidArchive, match="does not define"):
+        evaluate(libsedml.parseL3Formula("unknownf(x)"), {"x": np.ones(2)}, "data generator 'g'")
