@@ -40,6 +40,8 @@ TIME_SYMBOL = "urn:sedml:symbol:time"
 MAX_VALUES = 50_000_000
 #: most runs of sub-tasks one experiment's repeated tasks may make
 MAX_RUNS = 100_000
+#: most seeds listed per task in the answer (the first runs')
+MAX_LISTED_SEEDS = 1000
 
 
 def run_experiment(root: str, sedml_paths: list[str], service: str, options: dict | None = None) -> dict:
@@ -292,19 +294,23 @@ class Experiment:
         return {v.getId(): out.get(v.getId(), nan) for v in variables}
 
     def _record(self, task, spec, seconds: float) -> None:
+        """The task's entry in ``tasks`` (one per Task, over all its runs), and its substitution once the
+        algorithm run differs from the one asked for (decided before the run, or by the run itself)."""
         entry = self.task_entries.get(task.getId())
         if entry is None:
             entry = self.task_entries[task.getId()] = {
                 "id": task.getId(), "sedml": self.sedml, "simulation": spec.simulation,
-                "algorithm": {"requested": spec.requested, "used": spec.algorithm.kisao,
-                              "engine": spec.algorithm.engine},
+                "algorithm": {"requested": spec.requested, "used": None, "engine": None},
                 "seconds": 0.0, "runs": 0}
+        if entry["algorithm"]["used"] != spec.algorithm.kisao:
+            entry["algorithm"].update(used=spec.algorithm.kisao, engine=spec.algorithm.engine)
             if spec.requested != spec.algorithm.kisao:
                 self.answer["substitutions"].append({"task": task.getId(), "sedml": self.sedml,
                                                      "requested": spec.requested,
                                                      "used": spec.algorithm.kisao, "reason": spec.reason})
-        if spec.seed is not None:
-            entry.setdefault("seeds", []).append(spec.seed)
+        seeds = entry.setdefault("seeds", []) if spec.seed is not None else None
+        if seeds is not None and len(seeds) < MAX_LISTED_SEEDS:
+            seeds.append(spec.seed)
         entry["seconds"] += seconds
         entry["runs"] += 1
 
