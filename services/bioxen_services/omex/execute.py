@@ -59,6 +59,7 @@ def run_experiment(root: str, sedml_paths: list[str], service: str, options: dic
         experiment.check()
     for experiment in experiments:
         experiment.run()
+    answer["warnings"] = list(dict.fromkeys(answer["warnings"]))  # once each, not once per run
     return answer
 
 
