@@ -449,3 +449,21 @@ def test_math_naming_an_unknown_function_is_refused():
 
     with pytest.raises(InvalidArchive, match="does not define"):
         evaluate(libsedml.parseL3Formula("unknownf(x)"), {"x": np.ones(2)}, "data generator 'g'")
+
+
+def test_an_experiment_past_the_limits_is_refused_before_it_runs(tmp_path):
+    from bioxen_services.errors import LimitExceeded
+    from bioxen_services.omex.plan import MAX_POINTS
+
+    with pytest.raises(LimitExceeded, match="points"):
+        _experiment(tmp_path, REPRESSILATOR, "", _time_course(points=MAX_POINTS + 1), _TASK,
+                    _variables("task", {"px": SPECIES.format("PX")}), _report(["px"]))
+
+
+@pytest.mark.parametrize("kisao_id,service", [("KISAO:0000019", "dynamic"), ("KISAO_0000088", "dynamic"),
+                                              ("KISAO_0000029", "dynamic"), ("KISAO_0000437", "static"),
+                                              ("KISAO_0000528", "static"), ("KISAO_0000999", None)])
+def test_each_algorithm_names_the_service_that_runs_it(kisao_id, service):
+    from bioxen_services.omex.kisao import service_for
+
+    assert service_for(kisao_id) == service
