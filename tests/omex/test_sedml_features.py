@@ -355,6 +355,28 @@ def test_level_1_version_4_axes_and_3d_plots(tmp_path):
                                _rr(REPRESSILATOR).simulate(0, 10, 11, ["PY"])[:, 0], rtol=RTOL, atol=1e-9)
 
 
+def test_level_1_version_4_sub_task_set_values(tmp_path):
+    """L1V4 lets a sub-task carry its own set values: applied before that sub-task runs."""
+    (tmp_path / "model.xml").write_text(REPRESSILATOR)
+    (tmp_path / "v4.sedml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><sedML xmlns="http://sed-ml.org/sed-ml/level1/version4" level="1" '
+        'version="4" xmlns:sbml="http://www.sbml.org/sbml/level2/version3"><listOfModels><model id="model" '
+        'language="urn:sedml:language:sbml" source="model.xml"/></listOfModels>'
+        f'<listOfSimulations>{_time_course(end=30, points=10)}</listOfSimulations><listOfTasks>{_TASK}'
+        '<repeatedTask id="scan" range="r" resetModel="true"><listOfRanges><vectorRange id="r"><value>15</value>'
+        '<value>45</value></vectorRange></listOfRanges><listOfSubTasks><subTask order="1" task="task">'
+        f'<listOfChanges><setValue modelReference="model" target="{PARAMETER.format("KM")}" range="r">'
+        '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>r</ci></math></setValue></listOfChanges>'
+        '</subTask></listOfSubTasks></repeatedTask></listOfTasks>'
+        f'<listOfDataGenerators>{_variables("scan", {"px": SPECIES.format("PX")})}</listOfDataGenerators>'
+        f'{_report(["px"])}</sedML>')
+    answer = run_experiment(str(tmp_path), ["v4.sedml"], "dynamic")
+    px = data_set(answer, "v4.sedml/report", "ds_px")
+    for i, km in enumerate([15, 45]):
+        np.testing.assert_allclose(px[i, 0], _rr(REPRESSILATOR, KM=km).simulate(0, 30, 11, ["PX"])[:, 0],
+                                   rtol=RTOL, atol=1e-9)
+
+
 def test_xml_changes_are_applied_before_loading(tmp_path):
     """ChangeXML replaces KM's element; AddXML adds two parameters, RemoveXML drops one of them again:
     the output reads the one left, and a variable on the removed one names nothing."""

@@ -165,6 +165,9 @@ class Experiment:
                 variable = generator.getVariable(j)
                 where = f"variable {variable.getId()!r} of data generator {generator.getId()!r}"
                 task = self._task(variable.getTaskReference(), where)
+                if (variable.isSetTerm() and variable.getTerm()) or variable.getNumAppliedDimensions():
+                    raise UnsupportedTask(task.getId(), self.sedml, f"{where} asks for a term or applied "
+                                          "dimensions (SED-ML L1V4 reductions), which are not supported")
                 if not variable.isSetTarget() and variable.getSymbol() != TIME_SYMBOL:
                     raise (UnsupportedTask(task.getId(), self.sedml, f"{where} names symbol "
                                            f"{variable.getSymbol()!r}; only {TIME_SYMBOL} is supported")
@@ -203,15 +206,18 @@ class Experiment:
         if task.getRange(task.getRangeId()) is None:
             raise InvalidArchive(f"{self.sedml}: repeated task {task.getId()!r} names range "
                                  f"{task.getRangeId()!r}, which it does not define")
-        for i in range(task.getNumTaskChanges()):
-            change = task.getTaskChange(i)
+        changes = [task.getTaskChange(i) for i in range(task.getNumTaskChanges())]
+        for i in range(task.getNumSubTasks()):
+            sub = task.getSubTask(i)
+            inner = self._task(sub.getTask(), f"a sub-task of {task.getId()!r}")
+            self._check_task(inner, (*chain, task.getId()))
+            changes += [sub.getTaskChange(j) for j in range(sub.getNumTaskChanges())]
+        for change in changes:
             model_id = change.getModelReference()
             if self.doc.getModel(model_id) is None:
                 raise InvalidArchive(f"{self.sedml}: a set value of repeated task {task.getId()!r} names "
                                      f"model {model_id!r}, which the document does not define")
-        for i in range(task.getNumSubTasks()):
-            sub = task.getSubTask(i)
-            self._check_task(self._task(sub.getTask(), f"a sub-task of {task.getId()!r}"), (*chain, task.getId()))
+            self.backend.load(model_id, self.models.get(model_id))
 
     @staticmethod
     def _output_generators(output) -> list[str]:
@@ -376,6 +382,8 @@ class Experiment:
                 self._set_value(task.getTaskChange(i), current, model_value)
             row = {v: [] for v in collected}
             for sub in subtasks:
+                for i in range(sub.getNumTaskChanges()):  # SED-ML L1V4: set values of one sub-task
+                    self._set_value(sub.getTaskChange(i), current, model_value)
                 sub_results = self._execute(self.doc.getTask(sub.getTask()), variables)
                 for v, results in row.items():
                     results.append(sub_results[v])
