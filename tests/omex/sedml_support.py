@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-OMEX_DIR = Path("/work/shared/omex")
+#: the suite's archives beside the checkout (../shared/omex), as the SBML Test Suite cases are
+OMEX_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "omex"
 SEDML_FORMAT = "http://identifiers.org/combine.specifications/sed-ml"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import antimony
 import cobra
+import libsedml
 import numpy as np
 import pytest
 import roadrunner
@@ -179,6 +180,7 @@ def test_repeated_task_scan_with_set_values_matches_roadrunner_point_by_point(tm
         expected = _rr(REPRESSILATOR, KM=km, eff=km / 2).simulate(0, 60, 31, ["PX"])[:, 0]
         np.testing.assert_allclose(px[i, 0], expected, rtol=RTOL, atol=1e-9)
     assert not np.allclose(px[0, 0], px[-1, 0])
+    assert answer["warnings"] == [] and [t["runs"] for t in answer["tasks"]] == [4]
 
 
 def test_nested_repeated_tasks_vector_and_functional_ranges_and_continuing_state(tmp_path):
@@ -353,6 +355,28 @@ def test_level_1_version_4_axes_and_3d_plots(tmp_path):
                                _rr(REPRESSILATOR).simulate(0, 10, 11, ["PY"])[:, 0], rtol=RTOL, atol=1e-9)
 
 
+def test_level_1_version_4_sub_task_set_values(tmp_path):
+    """L1V4 lets a sub-task carry its own set values: applied before that sub-task runs."""
+    (tmp_path / "model.xml").write_text(REPRESSILATOR)
+    (tmp_path / "v4.sedml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><sedML xmlns="http://sed-ml.org/sed-ml/level1/version4" level="1" '
+        'version="4" xmlns:sbml="http://www.sbml.org/sbml/level2/version3"><listOfModels><model id="model" '
+        'language="urn:sedml:language:sbml" source="model.xml"/></listOfModels>'
+        f'<listOfSimulations>{_time_course(end=30, points=10)}</listOfSimulations><listOfTasks>{_TASK}'
+        '<repeatedTask id="scan" range="r" resetModel="true"><listOfRanges><vectorRange id="r"><value>15</value>'
+        '<value>45</value></vectorRange></listOfRanges><listOfSubTasks><subTask order="1" task="task">'
+        f'<listOfChanges><setValue modelReference="model" target="{PARAMETER.format("KM")}" range="r">'
+        '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>r</ci></math></setValue></listOfChanges>'
+        '</subTask></listOfSubTasks></repeatedTask></listOfTasks>'
+        f'<listOfDataGenerators>{_variables("scan", {"px": SPECIES.format("PX")})}</listOfDataGenerators>'
+        f'{_report(["px"])}</sedML>')
+    answer = run_experiment(str(tmp_path), ["v4.sedml"], "dynamic")
+    px = data_set(answer, "v4.sedml/report", "ds_px")
+    for i, km in enumerate([15, 45]):
+        np.testing.assert_allclose(px[i, 0], _rr(REPRESSILATOR, KM=km).simulate(0, 30, 11, ["PX"])[:, 0],
+                                   rtol=RTOL, atol=1e-9)
+
+
 def test_xml_changes_are_applied_before_loading(tmp_path):
     """ChangeXML replaces KM's element; AddXML adds two parameters, RemoveXML drops one of them again:
     the output reads the one left, and a variable on the removed one names nothing."""
@@ -396,6 +420,7 @@ def test_tasks_that_cannot_run_are_refused_by_name(tmp_path, service, model, sim
     ("https://www.ebi.ac.uk/biomodels/model/download/BIOMD0000000012", "URL or URN"),
     ("urn:miriam:biomodels.db:BIOMD0000000012", "URL or URN"),
     ("../outside.xml", "outside the archive"),
+    ("/etc/hostname", "outside the archive"),
     ("missing.xml", "not a file in the archive"),
 ])
 def test_model_sources_outside_the_archive_are_refused(tmp_path, source, words):
@@ -417,3 +442,50 @@ def test_data_generator_naming_an_unknown_variable_is_refused(tmp_path):
                  '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>py</ci></math></dataGenerator>')
     with pytest.raises(InvalidArchive, match="names 'py'"):
         _experiment(tmp_path, REPRESSILATOR, "", _time_course(), _TASK, generator, _report(["px"]))
+
+
+@pytest.mark.parametrize("formula,expected", [
+    ("x + 2 * y - 1", lambda x, y: x + 2 * y - 1),
+    ("-x / y ^ 2", lambda x, y: -x / y**2),
+    ("piecewise(x, gt(x, 2), y, lt(x, 2), 0)", lambda x, y: np.where(x > 2, x, np.where(x < 2, y, 0.0))),
+    ("log(10, x) + ln(y) + exp(x) + abs(-y)", lambda x, y: np.log10(x) + np.log(y) + np.exp(x) + np.abs(y)),
+    ("root(3, x) + floor(y / 3) + ceiling(x / 4)", lambda x, y: np.cbrt(x) + np.floor(y / 3) + np.ceil(x / 4)),
+    ("and(geq(x, 2), leq(y, 25))", lambda x, y: ((x >= 2) & (y <= 25)).astype(float)),
+    ("max(x, y / 10)", lambda x, y: np.fmax(x, y / 10)),
+    ("sum(x) + mean(y)", lambda x, y: np.full_like(x, x.sum() + y.mean())),
+    ("min(y) * product(x)", lambda x, y: np.full_like(x, y.min() * x.prod())),
+    ("sin(pi * x) + cos(exponentiale)", lambda x, y: np.sin(np.pi * x) + np.cos(np.e)),
+])
+def test_math_is_evaluated_element_wise(formula, expected):
+    from bioxen_services.omex.mathml import evaluate
+
+    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 5.0])
+    ast = libsedml.parseL3Formula(formula)
+    assert ast is not None, libsedml.getLastParseL3Error()
+    np.testing.assert_allclose(np.broadcast_to(evaluate(ast, {"x": x, "y": y}, "test"), x.shape),
+                               expected(x, y), rtol=1e-12)
+
+
+def test_math_naming_an_unknown_function_is_refused():
+    from bioxen_services.omex.mathml import evaluate
+
+    with pytest.raises(InvalidArchive, match="does not define"):
+        evaluate(libsedml.parseL3Formula("unknownf(x)"), {"x": np.ones(2)}, "data generator 'g'")
+
+
+def test_an_experiment_past_the_limits_is_refused_before_it_runs(tmp_path):
+    from bioxen_services.errors import LimitExceeded
+    from bioxen_services.omex.plan import MAX_POINTS
+
+    with pytest.raises(LimitExceeded, match="points"):
+        _experiment(tmp_path, REPRESSILATOR, "", _time_course(points=MAX_POINTS + 1), _TASK,
+                    _variables("task", {"px": SPECIES.format("PX")}), _report(["px"]))
+
+
+@pytest.mark.parametrize("kisao_id,service", [("KISAO:0000019", "dynamic"), ("KISAO_0000088", "dynamic"),
+                                              ("KISAO_0000029", "dynamic"), ("KISAO_0000437", "static"),
+                                              ("KISAO_0000528", "static"), ("KISAO_0000999", None)])
+def test_each_algorithm_names_the_service_that_runs_it(kisao_id, service):
+    from bioxen_services.omex.kisao import service_for
+
+    assert service_for(kisao_id) == service

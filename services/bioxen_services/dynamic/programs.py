@@ -133,6 +133,10 @@ class Program:
             self._others[integrator] = other
         return other
 
+    def instances(self) -> list[roadrunner.RoadRunner]:
+        """Every instance made so far (CVODE's first)."""
+        return [self.rr, *self._others.values()]
+
     def restore(self, rr: roadrunner.RoadRunner) -> None:
         """``rr`` as freshly loaded: initial values, time 0, no pending events."""
         state = self._states.get(id(rr))

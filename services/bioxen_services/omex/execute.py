@@ -40,6 +40,8 @@ TIME_SYMBOL = "urn:sedml:symbol:time"
 MAX_VALUES = 50_000_000
 #: most runs of sub-tasks one experiment's repeated tasks may make
 MAX_RUNS = 100_000
+#: most seeds listed per task in the answer (the first runs')
+MAX_LISTED_SEEDS = 1000
 
 
 def run_experiment(root: str, sedml_paths: list[str], service: str, options: dict | None = None) -> dict:
@@ -57,6 +59,7 @@ def run_experiment(root: str, sedml_paths: list[str], service: str, options: dic
         experiment.check()
     for experiment in experiments:
         experiment.run()
+    answer["warnings"] = list(dict.fromkeys(answer["warnings"]))  # once each, not once per run
     return answer
 
 
@@ -162,12 +165,16 @@ class Experiment:
                 variable = generator.getVariable(j)
                 where = f"variable {variable.getId()!r} of data generator {generator.getId()!r}"
                 task = self._task(variable.getTaskReference(), where)
+                if (variable.isSetTerm() and variable.getTerm()) or variable.getNumAppliedDimensions():
+                    raise UnsupportedTask(task.getId(), self.sedml, f"{where} asks for a term or applied "
+                                          "dimensions (SED-ML L1V4 reductions), which are not supported")
                 if not variable.isSetTarget() and variable.getSymbol() != TIME_SYMBOL:
                     raise (UnsupportedTask(task.getId(), self.sedml, f"{where} names symbol "
                                            f"{variable.getSymbol()!r}; only {TIME_SYMBOL} is supported")
                            if variable.isSetSymbol() else
                            InvalidArchive(f"{self.sedml}: {where} has neither a target nor a symbol"))
                 self.variables.setdefault(task.getId(), []).append(variable)
+        self.reached: set[str] = set()
         for task_id in self.variables:
             self._check_task(self.doc.getTask(task_id), ())
         for i in range(self.doc.getNumOutputs()):
@@ -176,7 +183,7 @@ class Experiment:
                     raise InvalidArchive(f"{self.sedml}: output {self.doc.getOutput(i).getId()!r} names data "
                                          f"generator {generator_id!r}, which the document does not define")
         for i in range(self.doc.getNumTasks()):
-            if self.doc.getTask(i).getId() not in self.variables:
+            if self.doc.getTask(i).getId() not in self.reached:
                 self.warnings.append(f"{self.sedml}: task {self.doc.getTask(i).getId()!r} contributes to no "
                                      "output; not run")
 
@@ -184,6 +191,7 @@ class Experiment:
         if task.getId() in chain:
             raise InvalidArchive(f"{self.sedml}: repeated tasks contain each other: "
                                  + " -> ".join([*chain, task.getId()]))
+        self.reached.add(task.getId())
         kind = task.getElementName()
         if kind == "task":
             if task.getId() not in self.specs:
@@ -198,15 +206,18 @@ class Experiment:
         if task.getRange(task.getRangeId()) is None:
             raise InvalidArchive(f"{self.sedml}: repeated task {task.getId()!r} names range "
                                  f"{task.getRangeId()!r}, which it does not define")
-        for i in range(task.getNumTaskChanges()):
-            change = task.getTaskChange(i)
+        changes = [task.getTaskChange(i) for i in range(task.getNumTaskChanges())]
+        for i in range(task.getNumSubTasks()):
+            sub = task.getSubTask(i)
+            inner = self._task(sub.getTask(), f"a sub-task of {task.getId()!r}")
+            self._check_task(inner, (*chain, task.getId()))
+            changes += [sub.getTaskChange(j) for j in range(sub.getNumTaskChanges())]
+        for change in changes:
             model_id = change.getModelReference()
             if self.doc.getModel(model_id) is None:
                 raise InvalidArchive(f"{self.sedml}: a set value of repeated task {task.getId()!r} names "
                                      f"model {model_id!r}, which the document does not define")
-        for i in range(task.getNumSubTasks()):
-            sub = task.getSubTask(i)
-            self._check_task(self._task(sub.getTask(), f"a sub-task of {task.getId()!r}"), (*chain, task.getId()))
+            self.backend.load(model_id, self.models.get(model_id))
 
     @staticmethod
     def _output_generators(output) -> list[str]:
@@ -290,19 +301,23 @@ class Experiment:
         return {v.getId(): out.get(v.getId(), nan) for v in variables}
 
     def _record(self, task, spec, seconds: float) -> None:
+        """The task's entry in ``tasks`` (one per Task, over all its runs), and its substitution once the
+        algorithm run differs from the one asked for (decided before the run, or by the run itself)."""
         entry = self.task_entries.get(task.getId())
         if entry is None:
             entry = self.task_entries[task.getId()] = {
                 "id": task.getId(), "sedml": self.sedml, "simulation": spec.simulation,
-                "algorithm": {"requested": spec.requested, "used": spec.algorithm.kisao,
-                              "engine": spec.algorithm.engine},
+                "algorithm": {"requested": spec.requested, "used": None, "engine": None},
                 "seconds": 0.0, "runs": 0}
+        if entry["algorithm"]["used"] != spec.algorithm.kisao:
+            entry["algorithm"].update(used=spec.algorithm.kisao, engine=spec.algorithm.engine)
             if spec.requested != spec.algorithm.kisao:
                 self.answer["substitutions"].append({"task": task.getId(), "sedml": self.sedml,
                                                      "requested": spec.requested,
                                                      "used": spec.algorithm.kisao, "reason": spec.reason})
-        if spec.seed is not None:
-            entry.setdefault("seeds", []).append(spec.seed)
+        seeds = entry.setdefault("seeds", []) if spec.seed is not None else None
+        if seeds is not None and len(seeds) < MAX_LISTED_SEEDS:
+            seeds.append(spec.seed)
         entry["seconds"] += seconds
         entry["runs"] += 1
 
@@ -367,6 +382,8 @@ class Experiment:
                 self._set_value(task.getTaskChange(i), current, model_value)
             row = {v: [] for v in collected}
             for sub in subtasks:
+                for i in range(sub.getNumTaskChanges()):  # SED-ML L1V4: set values of one sub-task
+                    self._set_value(sub.getTaskChange(i), current, model_value)
                 sub_results = self._execute(self.doc.getTask(sub.getTask()), variables)
                 for v, results in row.items():
                     results.append(sub_results[v])

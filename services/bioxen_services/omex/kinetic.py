@@ -72,7 +72,7 @@ class KineticBackend:
 
     def reset(self, key: ModelKey) -> None:
         program = self._programs[key]
-        for rr in (program.rr, *program._others.values()):
+        for rr in program.instances():
             program.restore(rr)
         self._pending[key] = {}
 

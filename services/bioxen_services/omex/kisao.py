@@ -102,3 +102,9 @@ def choose(kisao_id: str | None) -> tuple[Algorithm, str | None] | None:
         used, reason = SUBSTITUTES[kisao_id]
         return ALGORITHMS[used], reason
     return None
+
+
+def service_for(kisao_id: str | None) -> str | None:
+    """The service ("static" or "dynamic") that runs a simulation asking for ``kisao_id``, or None."""
+    chosen = choose(kisao_id)
+    return SERVICE_OF_KIND[chosen[0].kind] if chosen else None
