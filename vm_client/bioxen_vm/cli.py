@@ -4,8 +4,9 @@
 worker: each executes the services' own entry point (``python -m bioxen_services`` or
 ``python -m bioxen_services.jobs.worker``) with the same arguments in its own process (needs the
 ``bioxen-services`` distribution with its engine extra; this package never imports it). Every other
-command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``models``, and ``job
-submit|status|result|cancel|list`` for long computations, and the model commands (:data:`MODEL_COMMANDS`),
+command is the lightweight VM side: ``demo``, ``vm run``, ``health``, ``models``, ``omex FILE.omex`` (a
+COMBINE archive's SED-ML experiment), ``job submit|status|result|cancel|list`` for long computations, and
+the model commands (:data:`MODEL_COMMANDS`),
 which share one grammar: ``bioxen COMMAND [MODEL] [options]``, the model (a shipped id or a local model file,
 sent inline) first, the same option names for the same things. Results print as tables (``--format
 table``), the service's JSON (``--format json``, or ``--json``) or CSV of the table's rows (``--format
