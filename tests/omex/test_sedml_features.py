@@ -489,3 +489,28 @@ def test_each_algorithm_names_the_service_that_runs_it(kisao_id, service):
     from bioxen_services.omex.kisao import service_for
 
     assert service_for(kisao_id) == service
+
+
+@pytest.mark.parametrize("asked,used,integrator", [
+    ("KISAO:0000039", "KISAO_0000029", "gillespie"),  # tau-leaping: Gillespie's direct method
+    ("KISAO:0000288", "KISAO_0000019", "cvode"),  # a BDF method: CVODE
+    ("KISAO:0000435", "KISAO_0000086", "rk45"),  # an embedded Runge-Kutta 4(5): RKF45
+])
+def test_a_family_member_runs_as_its_familys_method_and_says_so(tmp_path, asked, used, integrator):
+    """KiSAO ids our engines lack run on the method of their family the engine has, declared as a
+    substitution; the numbers are that method's own run in-process."""
+    sbml = _gene_expression()
+    params = '<listOfAlgorithmParameters><algorithmParameter kisaoID="KISAO:0000488" value="7"/>' \
+             '</listOfAlgorithmParameters>' if integrator == "gillespie" else ""
+    answer = _experiment(tmp_path, sbml, "", _time_course(asked, end=20, points=10, params=params), _TASK,
+                         _variables("task", {"p": SPECIES.format("protein")}), _report(["p"]))
+    requested = asked.replace(":", "_")
+    assert answer["tasks"][0]["algorithm"]["requested"] == requested and answer["tasks"][0]["algorithm"]["used"] == used
+    assert [(s["requested"], s["used"]) for s in answer["substitutions"]] == [(requested, used)]
+    rr = roadrunner.RoadRunner(sbml)
+    rr.setIntegrator(integrator)
+    if integrator == "gillespie":
+        rr.getIntegrator().setValue("variable_step_size", False)
+        rr.getIntegrator().setValue("seed", 7)
+    expected = rr.simulate(0, 20, 11, ["[protein]"])[:, 0]
+    np.testing.assert_allclose(data_set(answer, "experiment.sedml/report", "ds_p"), expected, rtol=1e-9)

@@ -70,6 +70,27 @@ SUBSTITUTES = {
                                        "the same objective value (fluxes may differ within the optimal set)")),
 }
 
+#: more KiSAO ids of each family above, run as the family's method: their representative -> (what they
+#: are, their numbers). Which id belongs to which family is the mapping libRoadRunner's own SED-ML front
+#: end uses (Tellurium 2.2.13, ``tellurium/sedml/tesedml.py``, its ``KISAOS_*`` lists); ids it files under
+#: two families (99, 274, 407, 437) are left to the tables above. Exact stochastic methods and their
+#: approximations (tau-leaping and hybrids) all become Gillespie's direct method, the exact process they
+#: sample or approximate.
+FAMILIES = {
+    "KISAO_0000019": ("an implicit multistep ODE integrator (BDF or Adams family)", (35, 71, 280, 288)),
+    "KISAO_0000032": ("an explicit Runge-Kutta method", (64,)),
+    "KISAO_0000086": ("an embedded Runge-Kutta 4(5) method", (321, 434, 435)),
+    "KISAO_0000030": ("an Euler method", (261,)),
+    "KISAO_0000029": ("a stochastic simulation method (exact, tau-leaping or hybrid)",
+                      (3, 15, 22, 28, 38, 39, 40, 45, 46, 48, 51, 74, 75, 76, 81, 82, 84, 95, 278, 319, 323, 324,
+                       329, 330, 331, 333, 335, 336, 350, 351)),
+    "KISAO_0000569": ("a nonlinear steady-state solver", (283, 355, 356, 409, 410, 411, 412, 413, 432)),
+}
+for _used, (_what, _numbers) in FAMILIES.items():
+    for _number in _numbers:
+        SUBSTITUTES.setdefault(f"KISAO_{_number:07d}", (_used, (
+            f"{_what}, not in our engine; {ALGORITHMS[_used].name} is the one of its family the engine has")))
+
 #: SED-ML algorithm parameters we honour: id -> short name used by the engines' code
 PARAMETERS = {
     "KISAO_0000209": "relative_tolerance",
