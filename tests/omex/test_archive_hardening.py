@@ -164,3 +164,21 @@ def test_the_body_limit_is_the_services(guarded):
     assert resp.status_code == 413
     assert resp.json()["error"]["code"] == "payload_too_large"
 
+
+
+@pytest.mark.parametrize("fmt", ["http://identifiers.org/combine.specifications/sed-ml.level-1.version-3",
+                                 "https://identifiers.org/combine.specifications/sed-ml",
+                                 "http://purl.org/NET/mediatypes/application/sedml+xml"])
+def test_the_sedml_formats_tools_write_are_recognised(fmt):
+    """The manifest's SED-ML format as the COMBINE specification spells it (with a level/version, over
+    https) and in the media-type form: each names the SED-ML file to run; an unrelated format does not."""
+    from bioxen_services.errors import InvalidManifest
+    from bioxen_services.omex.archive import Limits, read_archive
+
+    def sedml_of(fmt: str) -> tuple[str, ...]:
+        text = manifest(BASE_MANIFEST[0], ("./simulation.sedml", fmt))
+        return read_archive(replaced(manifest__xml=text), Limits(100, 1 << 24, 200)).sedml
+
+    assert sedml_of(fmt) == ("simulation.sedml",)
+    with pytest.raises(InvalidManifest, match="lists no SED-ML file"):
+        sedml_of("http://purl.org/NET/mediatypes/text/plain")

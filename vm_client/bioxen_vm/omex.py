@@ -13,17 +13,17 @@ import base64
 import io
 import json
 import posixpath
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from bioxen_common.combine import SEDML_FORMAT
+
 ZIP = "application/zip"
 #: KiSAO ids of the flux-balance family, run by the static service: FBA (0000437), flux variability
 #: (0000526), geometric FBA (0000527), parsimonious FBA (0000528), loopless FBA (0000554)
 FBA_FAMILY = frozenset({"KISAO_0000437", "KISAO_0000526", "KISAO_0000527", "KISAO_0000528", "KISAO_0000554"})
-_SEDML_FORMAT = re.compile(r"^https?://identifiers\.org/combine\.specifications/sed-ml")
 #: the largest manifest or SED-ML file read here to choose the service (a safeguard, not a service limit)
 _MAX_READ = 64 << 20
 
@@ -53,7 +53,7 @@ def sedml_files(zf: zipfile.ZipFile) -> list[str]:
     listed, masters = [], []
     for content in _xml(zf, "manifest.xml"):
         location = (content.get("location") or "").removeprefix("./")
-        if _local(content.tag) == "content" and _SEDML_FORMAT.match(content.get("format") or ""):
+        if _local(content.tag) == "content" and SEDML_FORMAT.match(content.get("format") or ""):
             if location in names:
                 listed.append(location)
                 if (content.get("master") or "").lower() == "true":

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+from bioxen_common.combine import SEDML_FORMAT
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
@@ -53,8 +54,6 @@ from ..errors import (
 )
 
 MANIFEST = "manifest.xml"
-#: the manifest ``format`` of SED-ML files (any level/version suffix; http or https)
-SEDML_FORMAT = re.compile(r"^https?://identifiers\.org/combine\.specifications/sed-ml(\..*)?$")
 #: a URI scheme (http:, https:, urn:, file:, ftp: ...): a model that would have to be fetched
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:")
