@@ -4,6 +4,7 @@ through ``run_experiment`` and compared with libRoadRunner or COBRApy run in-pro
 
 from __future__ import annotations
 
+import re
 import antimony
 import cobra
 import libsedml
@@ -89,19 +90,32 @@ def test_output_start_after_initial_time_and_a_changed_parameter_match_roadrunne
                                                "engine": "cvode"}
 
 
-def test_species_mean_concentrations_unless_they_have_only_substance_units(tmp_path):
-    """gene_expression's species are concentrations; with its compartment at size 4 the values differ
-    from the amounts by 4. The repressilator's have only substance units: amounts."""
-    sbml = _gene_expression()
-    compartment = "/sbml:sbml/sbml:model/sbml:listOfCompartments/sbml:compartment[@id='default_compartment']"
-    answer = _experiment(
-        tmp_path, sbml, f'<changeAttribute target="{compartment}/@size" newValue="4"/>',
-        _time_course(end=20, points=10), '<task id="task" modelReference="model" simulationReference="sim"/>',
-        _variables("task", {"m": SPECIES.format("mRNA")}), _report(["m"]))
-    rr = _rr(sbml.replace('size="1"', 'size="4"'))
-    concentration = rr.simulate(0, 20, 11, ["[mRNA]"])[:, 0]
-    np.testing.assert_allclose(data_set(answer, "experiment.sedml/report", "ds_m"), concentration, rtol=RTOL)
-    assert not np.allclose(concentration, rr.simulate(0, 20, 11, ["mRNA"])[:, 0])
+@pytest.mark.parametrize("model,compartment,species", [
+    ("gene_expression", "default_compartment", "mRNA"),  # concentrations in the model
+    ("repressilator", "cell", "PX"),  # only substance units: amounts in the model
+])
+def test_species_targets_are_concentrations_in_ode_runs_and_counts_in_gillespie_runs(tmp_path, model, compartment,
+                                                                                     species):
+    """With the compartment at size 4, concentrations and amounts differ by 4: an ODE task reports the
+    concentration (libRoadRunner's ``[S]``, as its own SED-ML front end does) whatever
+    hasOnlySubstanceUnits says, a Gillespie task the molecule count."""
+    sbml = _gene_expression() if model == "gene_expression" else REPRESSILATOR
+    where = f"/sbml:sbml/sbml:model/sbml:listOfCompartments/sbml:compartment[@id='{compartment}']/@size"
+    params = '<listOfAlgorithmParameters><algorithmParameter kisaoID="KISAO:0000488" value="5"/>' \
+             '</listOfAlgorithmParameters>'
+    simulations = (_time_course(end=20, points=10)
+                   + _time_course("KISAO:0000029", end=20, points=10, params=params).replace('id="sim"', 'id="ssa"'))
+    tasks = _TASK + '<task id="stochastic" modelReference="model" simulationReference="ssa"/>'
+    generators = (_variables("task", {"x": SPECIES.format(species)})
+                  + _variables("stochastic", {"n": SPECIES.format(species)}))
+    answer = _experiment(tmp_path, sbml, f'<changeAttribute target="{where}" newValue="4"/>', simulations, tasks,
+                         generators, _report(["x", "n"]))
+    element = re.search(rf'<compartment [^>]*id="{compartment}"[^>]*>', sbml).group(0)
+    rr = roadrunner.RoadRunner(sbml.replace(element, re.sub(r'size="[^"]*"', 'size="4"', element)))
+    concentration = rr.simulate(0, 20, 11, [f"[{species}]"])[:, 0]
+    np.testing.assert_allclose(data_set(answer, "experiment.sedml/report", "ds_x"), concentration, rtol=RTOL)
+    counts = data_set(answer, "experiment.sedml/report", "ds_n")
+    assert (counts == np.round(counts)).all() and counts.max() > 0
 
 
 def test_derived_model_and_cvode_tolerances(tmp_path):

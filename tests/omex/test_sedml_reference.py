@@ -4,11 +4,11 @@ and the reference reports (reports.h5).
 
 Two differences from the references are named here rather than tuned away in the service:
 
-- species quantities. A SED-ML target of an SBML species means its concentration unless the species
-  has only substance units (then its amount). The references come from different simulators with
-  different habits: some archives' references give every species as a concentration, some as an
-  amount (:data:`REFERENCE_QUANTITY`). For those, our value is converted with the species'
-  compartment size before comparing.
+- species quantities. A SED-ML target of an SBML species means its concentration in an ODE run and
+  its molecule count in a Gillespie run (libRoadRunner's own SED-ML front end reads species as
+  concentrations; see omex/kinetic.py). The references come from different simulators: all but one
+  agree with that; Edelstein's reports the ODE run's species as amounts (:data:`REFERENCE_QUANTITY`),
+  so for it our value is multiplied by the compartment size before comparing.
 - series the reference holds at exactly zero while the model feeds them (:data:`REFERENCE_ZERO`):
   compared against the report's largest magnitude instead of their own.
 
@@ -42,12 +42,9 @@ ARCHIVES = reference_archives()
 PARAMETERS = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in ARCHIVES]
 TOLERANCE = 1e-3
 pytestmark = pytest.mark.skipif(not ARCHIVES, reason=f"the suite's archives are not at {OMEX_DIR} (../shared/omex)")
-#: archives whose deterministic references give every species in one quantity, whatever the species'
-#: hasOnlySubstanceUnits says
+#: archives whose deterministic references give species as amounts, not concentrations
 REFERENCE_QUANTITY = {
     "Edelstein-Biol-Cybern-1996-Nicotinic-excitation": "amount",
-    "Vilar-PNAS-2002-minimal-circardian-clock": "concentration",
-    "Vilar-PNAS-2002-minimal-circardian-clock-continuous": "concentration",
 }
 #: data sets the reference holds at 0 for the whole run although reactions of the model feed them (the
 #: model's DuoLoss and RestLoss reactions move iron to FeOutside; libRoadRunner in-process agrees with
@@ -85,7 +82,7 @@ def _sbml_species(model_file) -> dict[str, tuple[bool, float]]:
 
 def _layout(folder: str, sedml: str, quantity: str | None) -> dict:
     """Per report id: whether it is stochastic, and per plain-species data set the factor that turns our
-    value into the reference's ``quantity`` (none: both agree)."""
+    concentration into the reference's ``quantity``: the compartment size for "amount" (none: both agree)."""
     doc = libsedml.readSedMLFromFile(f"{folder}/{sedml}")
     species = {}
     for i in range(doc.getNumModels()):
@@ -109,10 +106,8 @@ def _layout(folder: str, sedml: str, quantity: str | None) -> dict:
                 if choose(simulation.getAlgorithm().getKisaoID())[0].kind == SSA:
                     entry["stochastic"] = True
                 found = re.search(r"species\[@id='([^']+)'\]$", variable.getTarget() or "")
-                if found and generator.getNumVariables() == 1 and quantity:
-                    amount, size = species[task.getModelReference()][found.group(1)]
-                    entry["factor"][data_set.getId()] = (1 / size if amount and quantity == "concentration"
-                                                         else size if not amount and quantity == "amount" else 1.0)
+                if found and generator.getNumVariables() == 1 and quantity == "amount":
+                    entry["factor"][data_set.getId()] = species[task.getModelReference()][found.group(1)][1]
     return out
 
 

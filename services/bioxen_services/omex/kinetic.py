@@ -3,10 +3,14 @@ steady states, on models compiled the way the kinetic service compiles inline SB
 (:func:`~bioxen_services.dynamic.programs.compile_program`: comp flattened, algebraic rules rewritten,
 what the engine cannot simulate refused by name).
 
-Species targets mean concentrations unless the species has only substance units (SBML's
-``hasOnlySubstanceUnits``), whatever the integrator: RoadRunner's ``[S]`` selection divides Gillespie's
-molecule counts by the compartment size, so stochastic and deterministic results of one target agree
-in meaning.
+A species target (no attribute) means the species' concentration in deterministic runs, whatever its
+``hasOnlySubstanceUnits``, and its amount (a molecule count) in stochastic ones. The first is what
+libRoadRunner's own SED-ML front end does (Tellurium 2.2.13, ``tesedml.py``: every species target is the
+``[S]`` selection); both are what the suite's reference reports hold for the Vilar circadian clock
+(concentrations from its ODE tasks, whole molecule counts from its Gillespie tasks, species with only
+substance units in a compartment of size 4/3 pi) and for Parmar's iron distribution (concentrations in
+compartments far from size 1). SBML's own reading (amounts for species with only substance units) would
+match neither. docs/conformance.md lists the one reference that reports amounts from an ODE run.
 """
 
 from __future__ import annotations
@@ -79,8 +83,9 @@ class KineticBackend:
     # values of model entities ---------------------------------------------------------------------
 
     @staticmethod
-    def selection(target: Target | None) -> str:
-        """The RoadRunner selection of a SED-ML variable target (None: the time symbol)."""
+    def selection(target: Target | None, stochastic: bool = False) -> str:
+        """The RoadRunner selection of a SED-ML variable target (None: the time symbol); a species is
+        its concentration, or its amount in a stochastic run (see the module's docstring)."""
         if target is None:
             return "time"
         if target.kind == "species":
@@ -88,7 +93,7 @@ class KineticBackend:
                 return f"init({target.id})"
             if target.attribute == "initialConcentration":
                 return f"init([{target.id}])"
-            return target.id if target.amount else f"[{target.id}]"
+            return target.id if stochastic else f"[{target.id}]"
         return target.id
 
     def set_value(self, key: ModelKey, target: Target, value: float) -> None:
@@ -145,7 +150,7 @@ class KineticBackend:
     def run(self, key: ModelKey, spec: SimulationSpec, targets: dict[str, Target | None],
             warnings: list[str]) -> dict[str, np.ndarray]:
         rr, engine = self._instance(key, spec, warnings)
-        selections = {var: self.selection(t) for var, t in targets.items()}
+        selections = {var: self.selection(t, engine == "gillespie") for var, t in targets.items()}
         try:
             if spec.kind == "steadyState":
                 return self._steady_state(rr, selections)
