@@ -20,11 +20,14 @@ import pytest
 import requests
 
 from omex_support import ECOLI, REPRESSILATOR, SHARED, comparable, example, published
+from sedml_support import extract, reference_archives
 
 #: the published archive each service runs (a CVODE time course; an FBA of e_coli_core)
 ARCHIVES = {"dynamic": REPRESSILATOR, "static": ECOLI}
 OTHER = {"dynamic": "static", "static": "dynamic"}
 BIN = Path(sys.executable).parent
+#: the archive with two 200-hour Gillespie runs (several seconds each way)
+SLOW_ARCHIVE = "Vilar-PNAS-2002-minimal-circardian-clock"
 
 
 def omex(url: str, data: bytes, accept: str = "application/json", **kwargs) -> requests.Response:
@@ -201,3 +204,21 @@ def test_the_clients_body_is_the_declared_one():
     for seed in (None, 7):
         parsed = OmexRequest.parse(request_body(data, seed))
         assert parsed.archive == data and parsed.seed == seed
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == SLOW_ARCHIVE else n
+                                  for n in reference_archives()])
+def test_every_published_archive_runs_on_its_service_exactly_as_in_process(name, static_url, dynamic_url, tmp_path):
+    """Each archive of ../shared/omex, sent to the service the client picks for it, answers exactly what
+    ``run_experiment`` gives in-process with the same seed (the run that test_sedml_reference.py holds
+    against the references): the service's engines and encoding change no number."""
+    from bioxen_services.omex.execute import run_experiment
+    from bioxen_vm.omex import service_for
+
+    data = published(name)
+    service = service_for(data)
+    resp = omex({"static": static_url, "dynamic": dynamic_url}[service], b"",
+                json={"archive": base64.b64encode(data).decode(), "seed": 3})
+    assert resp.status_code == 200, resp.text[:1000]
+    in_process = run_experiment(str(tmp_path), extract(name, tmp_path), service, {"seed": 3})
+    assert comparable(resp.json()) == comparable(json.loads(json.dumps(in_process)))
