@@ -182,3 +182,24 @@ def test_the_sedml_formats_tools_write_are_recognised(fmt):
     assert sedml_of(fmt) == ("simulation.sedml",)
     with pytest.raises(InvalidManifest, match="lists no SED-ML file"):
         sedml_of("http://purl.org/NET/mediatypes/text/plain")
+
+
+def test_unpacked_archives_of_processes_that_are_gone_are_swept(tmp_path):
+    """What an engine killed mid-job leaves (``bioxen-omex-<its pid>-*``) is removed by the next job's
+    sweep; a live process's directory and other names are left alone."""
+    import subprocess
+    import sys
+
+    from bioxen_services.omex.archive import PREFIX, sweep_orphans
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"{PREFIX}{gone.pid}-abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "model.xml").write_text("<sbml/>")
+    live = tmp_path / f"{PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / "bioxen-omex-notapid"
+    other.mkdir()
+    assert sweep_orphans(str(tmp_path)) == [str(dead)]
+    assert not dead.exists() and live.is_dir() and other.is_dir()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import shutil
 import re
 import stat
 import tempfile
@@ -258,13 +259,36 @@ def read_archive(data: bytes, limits: Limits) -> Archive:
     return Archive(data, tuple(files), tuple(sedml))
 
 
+#: the temporary directories' names: ``bioxen-omex-<pid of the process unpacking>-<random>``
+PREFIX = "bioxen-omex-"
+
+
+def sweep_orphans(base: str | None = None) -> list[str]:
+    """Remove the unpacked archives of processes that are gone: an engine killed mid-run (a job chunk
+    past its timeout) cannot remove its own. Run before a job unpacks; returns what it removed."""
+    base = base or tempfile.gettempdir()
+    removed = []
+    for entry in os.scandir(base):
+        pid = entry.name.removeprefix(PREFIX).split("-", 1)[0]
+        if not entry.name.startswith(PREFIX) or not pid.isdigit() or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+        except PermissionError:  # alive, another user's
+            pass
+    return removed
+
+
 @contextmanager
 def extracted(archive: Archive, limits: Limits) -> Iterator[tuple[str, list[str]]]:
     """``(root, sedml_paths)``: the archive's regular files unpacked under a new temporary directory,
     which is removed when the block ends, however it ends. Files are created exclusively under the
     root (no entry can name a place outside it: :func:`read_archive` refused those names), with
     sizes counted as they are written."""
-    with tempfile.TemporaryDirectory(prefix="bioxen-omex-") as root, \
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-") as root, \
             zipfile.ZipFile(io.BytesIO(archive.data)) as zf:
         written = 0
         for name in archive.files:

@@ -8,8 +8,9 @@ engine renders the answer in the type ``Accept`` asked for, so plotting is bound
 
 A job (``{"kind": "omex", "request": {"archive": "<base64>"}}``) is one chunk: its worker's engine
 unpacks the archive itself (:func:`run_archive`) into a temporary directory of its own, removed when the
-run ends; an engine killed mid-chunk (past ``job_chunk_timeout_seconds``) leaves that directory behind
-(``bioxen-omex-*`` under the temporary directory), which is the one case nothing can clean up in-process.
+run ends. An engine killed mid-chunk (past ``job_chunk_timeout_seconds``) cannot remove its directory
+(``bioxen-omex-<pid>-*`` under the temporary directory): the next omex job on that host removes every
+such directory whose process is gone (:func:`.archive.sweep_orphans`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from ..api.omex import OMEX_MEDIA, ZIP, OmexAnswer, OmexRequest, example
 from ..api.operations import COMPUTE_ERRORS, ApiBlueprint, Upload
 from ..jobs.kinds import Kind, Plan, one_chunk
-from .archive import Archive, Limits, extracted, read_archive
+from .archive import Archive, Limits, extracted, read_archive, sweep_orphans
 
 #: which service runs which SED-ML tasks (the other answers 422 unsupported_task)
 RUNS = {"static": "flux-balance tasks (KiSAO 0000437 family) on COBRApy",
@@ -37,9 +38,11 @@ def run_unpacked(store, root: str, sedml: list[str], service: str, opts: dict, m
 
 
 def run_archive(store, data: bytes, limits: Limits, service: str, opts: dict) -> dict:
-    """Engine side of an ``omex`` job: unpack, run, answer the JSON answer."""
+    """Engine side of an ``omex`` job: unpack, run, answer the JSON answer (after removing what engines
+    killed mid-run left unpacked)."""
     from . import execute
 
+    sweep_orphans()
     with extracted(read_archive(data, limits), limits) as (root, sedml):
         return execute.run_experiment(root, sedml, service, opts)
 
